@@ -1,0 +1,1 @@
+"""kopf handlers and Kubernetes I/O: read, call reconcile, apply the result."""
