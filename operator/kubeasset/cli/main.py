@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from kubeasset.cli.cluster_commands import cluster
 from kubeasset.cli.code_location_commands import describe, select
 from kubeasset.cli.crds_command import crds
 from kubeasset.cli.materialize_command import materialize
@@ -30,6 +31,7 @@ cli.add_command(describe)
 cli.add_command(select)
 cli.add_command(materialize)
 cli.add_command(crds)
+cli.add_command(cluster)
 
 
 def main(argv: list[str] | None = None) -> int:
