@@ -118,3 +118,48 @@ class InvalidManifestError(ApiModelError):
 
 class CrdSchemaError(ApiModelError):
     """An API model cannot be expressed as a structural CRD schema (a bug in the models, not user input)."""
+
+
+class KubeletError(ClusterError):
+    """The local kubelet cannot reach the API server or run its node (the message says which call failed)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ContainerConfigError(KubeletError):
+    """A Pod's container cannot be started as specified (missing ConfigMap key, no command...); the
+    kubelet reports it as the container's waiting reason, as a real kubelet does."""
+
+    def __init__(self, message: str, *, reason: str = "CreateContainerConfigError") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ScheduleError(KubeassetError):
+    """An AssetSchedule's timing cannot be used: a cron expression or a time zone is invalid."""
+
+
+class CronError(ScheduleError):
+    """A cron expression is invalid; ``field`` names the bad field (``hour``) and ``column`` (1-based)
+    points at the offending character of ``expression``, for a ``Ready=False`` message."""
+
+    def __init__(self, message: str, *, expression: str, field: str | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.field = field
+        self.column = column
+
+
+class TimezoneError(ScheduleError):
+    """A time zone name is not a known IANA zone (``Europe/Berlin``, ``UTC``)."""
+
+    def __init__(self, message: str, *, timezone: str) -> None:
+        super().__init__(message)
+        self.timezone = timezone
+
+
+class RunPodError(KubeassetError):
+    """A run's Pod cannot be built as asked (no assets, an invalid key, or a manifest beyond a Kubernetes
+    or Linux size limit); the run fails with this message instead of a Pod the cluster would reject."""

@@ -1,10 +1,12 @@
-"""The control-plane binaries: built once from the Go module proxy and cached, or taken from envtest assets.
+"""The control-plane binaries and kubectl: built once from the Go module proxy and cached, or taken from
+envtest assets.
 
 The first run on a fresh machine compiles Kubernetes (many minutes on 2 cores); later runs hit the cache.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -15,6 +17,7 @@ from click.testing import CliRunner
 from kubeasset.cli.cluster_commands import cluster
 from kubeasset.cluster.binaries import (
     ETCD_VERSION,
+    KUBECTL,
     KUBERNETES_VERSION,
     PROGRAMS,
     ControlPlaneBinaries,
@@ -63,6 +66,11 @@ def test_built_programs_print_the_chosen_versions(built: tuple[ControlPlaneBinar
     assert _version_output(binaries.kube_apiserver).strip() == f"Kubernetes {KUBERNETES_VERSION}"
     assert _version_output(binaries.kube_controller_manager).strip() == f"Kubernetes {KUBERNETES_VERSION}"
     assert f"etcd Version: {ETCD_VERSION.removeprefix('v')}" in _version_output(binaries.etcd)
+    assert binaries.kubectl is not None and binaries.kubectl.parent == binaries.directory
+    kubectl_version = subprocess.run(
+        [binaries.kubectl, "version", "--client"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert f"Client Version: {KUBERNETES_VERSION}" in kubectl_version
     if binaries.source == "build":
         # A cold build takes minutes: the user must see what is going on.
         assert any("compiling" in message for message in messages)
@@ -95,15 +103,50 @@ def test_kubebuilder_assets_folder_is_used_without_building(
         PROGRAMS, (binaries.kube_apiserver, binaries.kube_controller_manager, binaries.etcd), strict=True
     ):
         (assets / name).symlink_to(target)
+    (assets / KUBECTL).symlink_to(binaries.require_kubectl())
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
+    said: list[str] = []
 
-    found = ensure_binaries()
+    found = ensure_binaries(progress=said.append)
 
     assert found.source == "KUBEBUILDER_ASSETS"
     assert found.kube_apiserver == assets / "kube-apiserver"
     assert found.etcd == assets / "etcd"
+    assert found.kubectl == assets / "kubectl"
     assert (found.kubernetes_version, found.etcd_version) == (KUBERNETES_VERSION, ETCD_VERSION)
     assert not no_go.exists()  # nothing was built or cached
+    assert said == []
+
+
+def test_kubebuilder_assets_folder_without_kubectl_falls_back_to_path_and_says_so(
+    built: tuple[ControlPlaneBinaries, list[str]],
+    tmp_path: Path,
+    no_go: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    binaries, _ = built
+    assets = tmp_path / "envtest-assets"
+    assets.mkdir()
+    for name, target in zip(
+        PROGRAMS, (binaries.kube_apiserver, binaries.kube_controller_manager, binaries.etcd), strict=True
+    ):
+        (assets / name).symlink_to(target)
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
+
+    said: list[str] = []
+    without = ensure_binaries(progress=said.append)  # PATH (see no_go) holds no kubectl
+    assert without.kubectl is None
+    assert said == [f"KUBEBUILDER_ASSETS={assets} has no kubectl; none on PATH either"]
+    with pytest.raises(BinariesError, match="no kubectl") as raised:
+        without.require_kubectl()
+    assert "unset KUBEBUILDER_ASSETS" in str(raised.value)
+
+    on_path = tmp_path / "empty-bin" / "kubectl"
+    on_path.symlink_to(binaries.require_kubectl())
+    said.clear()
+    found = ensure_binaries(progress=said.append)
+    assert found.kubectl == on_path
+    assert said == [f"KUBEBUILDER_ASSETS={assets} has no kubectl; using {on_path} from PATH (its version may differ)"]
 
 
 def test_kubebuilder_assets_folder_missing_a_program_names_it(
@@ -153,6 +196,24 @@ def test_an_unsealed_cache_folder_is_not_trusted(built: tuple[ControlPlaneBinari
         ensure_binaries()
 
 
+def test_a_cache_entry_from_before_kubectl_is_rebuilt(
+    built: tuple[ControlPlaneBinaries, list[str]], no_go: Path
+) -> None:
+    """Entries written before kubectl joined the cache (no "programs" key) are not trusted: built again once."""
+    binaries, _ = built
+    folder = no_go / "bin" / KUBERNETES_VERSION
+    folder.mkdir(parents=True)
+    for name in (*PROGRAMS, KUBECTL):
+        (folder / name).symlink_to(binaries.directory / name)
+    old_manifest = {"kubernetes": KUBERNETES_VERSION, "etcd": ETCD_VERSION, "go": "go1.26.8"}
+    (folder / "kubeasset-binaries.json").write_text(json.dumps(old_manifest))
+    with pytest.raises(BinariesError, match="`go` is not on PATH"):  # it wants to build
+        ensure_binaries()
+
+    (folder / "kubeasset-binaries.json").write_text(json.dumps({**old_manifest, "programs": [*PROGRAMS, KUBECTL]}))
+    assert ensure_binaries().source == "cache"  # the same files with a current manifest are used
+
+
 def test_cli_prints_the_paths(built: tuple[ControlPlaneBinaries, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     binaries, _ = built
     monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
@@ -164,6 +225,7 @@ def test_cli_prints_the_paths(built: tuple[ControlPlaneBinaries, list[str]], mon
     assert listing.exit_code == 0, listing.output
     assert str(binaries.kube_apiserver) in listing.output
     assert str(binaries.etcd) in listing.output
+    assert f"kubectl                  {binaries.kubectl}" in listing.output
     assert KUBERNETES_VERSION in listing.output
     assert folder.exit_code == 0, folder.output
     assert folder.output.strip() == str(binaries.directory)

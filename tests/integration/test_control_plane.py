@@ -4,42 +4,20 @@ namespace deletion, and it leaves no process behind."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from kubeasset.cluster.binaries import KUBERNETES_VERSION, ensure_binaries
+from kubeasset.cluster.binaries import KUBERNETES_VERSION, ControlPlaneBinaries
 from kubeasset.cluster.control_plane import ControlPlane
 from kubeasset.errors import ClusterError
+from tests.integration.conftest import eventually, processes_mentioning
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with ControlPlane(ensure_binaries(), tmp_path_factory.mktemp("cluster")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def api(plane: ControlPlane) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(plane.admin.kubeconfig))
-
-
-def _eventually(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
-        time.sleep(0.25)
 
 
 def _gone(read: Callable[[], Any]) -> bool:
@@ -52,17 +30,24 @@ def _gone(read: Callable[[], Any]) -> bool:
     return False
 
 
-@pytest.mark.timeout(3600)  # the first test may wait for a cold build of the binaries
-def test_admin_kubeconfig_reaches_the_chosen_release(api: client.ApiClient) -> None:
-    assert client.VersionApi(api).get_code().git_version == KUBERNETES_VERSION
-    names = {ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items}
+def test_admin_kubeconfig_reaches_the_chosen_release(api_client: client.ApiClient) -> None:
+    assert client.VersionApi(api_client).get_code().git_version == KUBERNETES_VERSION
+    names = {ns.metadata.name for ns in client.CoreV1Api(api_client).list_namespace().items}
     assert {"default", "kube-system", "kube-public"} <= names
 
 
+def test_version_matched_kubectl_talks_to_the_plane(kubectl: Any) -> None:
+    version = kubectl("version", "-o", "yaml").stdout
+    assert f"gitVersion: {KUBERNETES_VERSION}" in version.split("serverVersion:")[0]  # the client
+    assert f"gitVersion: {KUBERNETES_VERSION}" in version.split("serverVersion:")[1]  # the server
+    assert "namespace/default" in kubectl("get", "namespaces", "-o", "name").stdout
+
+
 def test_service_account_tokens_are_signed_and_rbac_denies_what_is_not_granted(
-    plane: ControlPlane, api: client.ApiClient
+    control_plane: ControlPlane, api_client: client.ApiClient
 ) -> None:
-    core = client.CoreV1Api(api)
+    plane = control_plane
+    core = client.CoreV1Api(api_client)
     token = core.create_namespaced_service_account_token(
         "default",
         "default",
@@ -81,44 +66,48 @@ def test_service_account_tokens_are_signed_and_rbac_denies_what_is_not_granted(
 
 
 def test_new_namespace_gets_its_default_service_account_and_is_deleted_completely(
-    api: client.ApiClient,
+    api_client: client.ApiClient,
 ) -> None:
-    core = client.CoreV1Api(api)
+    core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="kubeasset-ns-test")))
     core.create_namespaced_config_map(
         "kubeasset-ns-test", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="content"))
     )
-    _eventually(
+    eventually(
         lambda: not _gone(lambda: core.read_namespaced_service_account("default", "kubeasset-ns-test")),
         "the default ServiceAccount of a new namespace",
     )
-    _eventually(
+    eventually(
         lambda: not _gone(lambda: core.read_namespaced_config_map("kube-root-ca.crt", "kubeasset-ns-test")),
         "the kube-root-ca.crt ConfigMap of a new namespace",
     )
 
     core.delete_namespace("kubeasset-ns-test")
-    _eventually(lambda: _gone(lambda: core.read_namespace("kubeasset-ns-test")), "namespace deletion")
+    eventually(lambda: _gone(lambda: core.read_namespace("kubeasset-ns-test")), "namespace deletion")
 
 
-def test_deleting_an_owner_garbage_collects_its_dependents(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
-    owner = core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner")))
+def test_deleting_an_owner_garbage_collects_its_dependents(api_client: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api_client)
+    owner = core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner")))
     reference = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid)
     core.create_namespaced_config_map(
-        "default",
+        namespace,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dependent", owner_references=[reference])),
     )
 
-    core.delete_namespaced_config_map("owner", "default")
+    core.delete_namespaced_config_map("owner", namespace)
 
-    _eventually(lambda: _gone(lambda: core.read_namespaced_config_map("dependent", "default")), "garbage collection")
+    eventually(lambda: _gone(lambda: core.read_namespaced_config_map("dependent", namespace)), "garbage collection")
 
 
-def test_pods_get_service_account_admission(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
+def test_pods_get_service_account_admission(api_client: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api_client)
+    eventually(
+        lambda: not _gone(lambda: core.read_namespaced_service_account("default", namespace)),
+        "the default ServiceAccount of the test namespace",
+    )
     pod = core.create_namespaced_pod(
-        "default",
+        namespace,
         client.V1Pod(
             metadata=client.V1ObjectMeta(name="admitted"),
             spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="busybox")]),
@@ -138,57 +127,22 @@ def test_pods_get_service_account_admission(api: client.ApiClient) -> None:
     assert rejected.value.status == 404  # NamespaceLifecycle
 
 
-def _processes_mentioning(folder: Path) -> list[str]:
-    """Command lines of live processes that name ``folder`` (every control-plane program does)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # not a process, or it ended while listing
-        if str(folder) in command:
-            found.append(command)
-    return found
-
-
-def test_stop_leaves_no_process_and_start_failure_names_the_culprit(tmp_path: Path) -> None:
-    binaries = ensure_binaries()
+def test_stop_leaves_no_process_and_start_failure_names_the_culprit(
+    tmp_path: Path, binaries: ControlPlaneBinaries
+) -> None:
     plane = ControlPlane(binaries, tmp_path / "ok").start()
     pids = plane.pids
     assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
-    assert len(_processes_mentioning(tmp_path / "ok")) == 3
+    assert len(processes_mentioning(tmp_path / "ok")) == 3
     plane.stop()
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    assert _processes_mentioning(tmp_path / "ok") == []
+    assert processes_mentioning(tmp_path / "ok") == []
 
     broken = ControlPlane(binaries, tmp_path / "broken", extra_apiserver_args=["--no-such-flag=1"])
     with pytest.raises(ClusterError, match="kube-apiserver exited") as failed:
         broken.start()
     assert "no-such-flag" in str(failed.value)  # the log tail tells what went wrong
     assert broken.pids == {}
-    assert _processes_mentioning(tmp_path / "broken") == []  # etcd, already running, was stopped too
-
-
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_cluster_up_serves_until_interrupted_then_cleans_up(tmp_path: Path, stop_signal: signal.Signals) -> None:
-    ensure_binaries()  # a cold build must not count against the start-up wait below
-    command = "from kubeasset.cli.cluster_commands import cluster; cluster()"
-    folder = tmp_path / "up"
-    with subprocess.Popen(
-        [sys.executable, "-c", command, "up", "--dir", str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as up:
-        assert up.stdout is not None
-        first_line = up.stdout.readline()  # printed once the cluster is ready
-        assert first_line.startswith("export KUBECONFIG="), up.stderr.read() if up.stderr else ""
-        kubeconfig = first_line.strip().split("=", 1)[1]
-        api = config.new_client_from_config(config_file=kubeconfig)
-        assert client.VersionApi(api).get_code().git_version == KUBERNETES_VERSION
-
-        up.send_signal(stop_signal)
-        assert up.wait(timeout=60) == 0
-    assert _processes_mentioning(folder) == []
+    assert processes_mentioning(tmp_path / "broken") == []  # etcd, already running, was stopped too

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
+import shutil
 import signal
-import tempfile
-import threading
+import time
 from pathlib import Path
+from types import FrameType
 
 import click
 
-from kubeasset.cluster.binaries import ensure_binaries
+from kubeasset.cluster.binaries import ControlPlaneBinaries, ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
+from kubeasset.cluster.data_dir import ClusterDataDir, default_data_dir
+
+#: Signals that stop a running cluster as cleanly as Ctrl-C: a supervisor's or `kubeasset cluster stop`'s
+#: SIGTERM, and SIGHUP when the terminal that started it closes.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Folder for etcd's data, certificates, logs and pid files (default: {default_data_dir()}).",
+)
 
 
 @click.group()
@@ -23,54 +40,105 @@ def cluster() -> None:
 @click.option(
     "--assets-dir",
     is_flag=True,
-    help="Print only the folder holding the three programs, e.g. "
+    help="Print only the folder holding the programs, e.g. "
     "`export KUBEBUILDER_ASSETS=$(kubeasset cluster binaries --assets-dir)`.",
 )
 def binaries(assets_dir: bool) -> None:
-    """Find or build kube-apiserver, kube-controller-manager and etcd, and print their paths.
+    """Find or build kube-apiserver, kube-controller-manager, etcd and kubectl, and print their paths.
 
-    Uses $KUBEBUILDER_ASSETS when set; otherwise builds them once with Go from the Go module proxy into
-    $KUBEASSET_CACHE_DIR (default ~/.cache/kubeasset). Progress goes to stderr, paths to stdout.
+    Uses $KUBEBUILDER_ASSETS when set (kubectl from PATH if that folder has none); otherwise builds them
+    once with Go from the Go module proxy into $KUBEASSET_CACHE_DIR (default ~/.cache/kubeasset).
+    Progress goes to stderr, paths to stdout.
     """
-    found = ensure_binaries(progress=lambda message: click.echo(message, err=True))
+    found = ensure_binaries(progress=_progress)
     if assets_dir:
         click.echo(str(found.directory))
         return
     click.echo(f"kube-apiserver           {found.kube_apiserver}  ({found.kubernetes_version})")
     click.echo(f"kube-controller-manager  {found.kube_controller_manager}  ({found.kubernetes_version})")
     click.echo(f"etcd                     {found.etcd}  ({found.etcd_version})")
+    click.echo(f"kubectl                  {found.kubectl or 'none found'}")
     click.echo(f"source                   {found.source}")
+
+
+class _StopRequested(Exception):
+    """A stop signal arrived: unwind (stopping the programs in order) and exit 0."""
+
+
+def _request_stop(signum: int, _frame: FrameType | None) -> None:
+    # A second signal while the programs stop must not interrupt the cleanup half-way.
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise _StopRequested(signal.Signals(signum).name)
 
 
 @cluster.command()
 @click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
+    "--kubeconfig",
+    "kubeconfig_path",
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Folder for certificates, etcd data, logs and admin.kubeconfig (default: a new temporary folder, "
-    "removed on exit).",
+    help="Where to write the admin kubeconfig (default: DATA_DIR/admin.kubeconfig).",
 )
-def up(folder: Path | None) -> None:
-    """Run etcd, kube-apiserver and kube-controller-manager until Ctrl-C.
+@_data_dir_option
+def start(kubeconfig_path: Path | None, data_dir: Path | None) -> None:
+    """Run etcd, kube-apiserver and kube-controller-manager until Ctrl-C or SIGTERM.
 
-    Prints the admin kubeconfig's path first, so `kubectl --kubeconfig PATH ...` works from another terminal.
+    Prints how to reach the cluster once it is ready (the default namespace and its ServiceAccount exist),
+    serves until stopped, then stops every program it started. A later start with the same --data-dir
+    keeps etcd's data (objects survive) and ends what a crashed start left running.
     """
-    binaries_found = ensure_binaries(progress=lambda message: click.echo(message, err=True))
-    with contextlib.ExitStack() as cleanup:
-        if folder is None:
-            folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kubeasset-cluster-")))
-        plane = cleanup.enter_context(
-            ControlPlane(binaries_found, folder, progress=lambda message: click.echo(message, err=True))
+    folder = ClusterDataDir(data_dir or default_data_dir())
+    found = ensure_binaries(progress=_progress)
+    previous = {stop_signal: signal.getsignal(stop_signal) for stop_signal in _STOP_SIGNALS}
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, _request_stop)
+    try:
+        with folder.claim() as ended:
+            for process in ended:
+                _progress(f"ended {process.name} (pid {process.pid}), left running by an earlier start")
+            _serve(found, folder, kubeconfig_path)
+    except _StopRequested as stop:
+        _progress(f"the cluster is stopped ({stop})")
+    finally:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
+
+
+def _serve(found: ControlPlaneBinaries, folder: ClusterDataDir, kubeconfig_path: Path | None) -> None:
+    with ControlPlane(found, folder.folder, progress=_progress) as plane:
+        folder.record_processes(plane.pids)
+        kubeconfig = plane.admin.kubeconfig
+        if kubeconfig_path is not None:
+            kubeconfig = kubeconfig_path.expanduser().resolve()
+            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            kubeconfig.touch(mode=0o600, exist_ok=True)  # it holds the admin's private key
+            shutil.copyfile(plane.admin.kubeconfig, kubeconfig)
+        kubectl = str(found.kubectl) if found.kubectl else "kubectl"
+        click.echo(
+            "\n".join(
+                [
+                    f"Kubernetes {found.kubernetes_version} is ready at {plane.admin.server}",
+                    f"export KUBECONFIG={kubeconfig}",
+                    f"  kubectl (same version): {kubectl}",
+                    f"  try:  {kubectl} --kubeconfig {kubeconfig} get namespaces",
+                    f"        {kubectl} --kubeconfig {kubeconfig} apply -f crds/",
+                    f"  data: {folder.folder}   logs: {plane.log_dir}",
+                    f"Ctrl-C, or `kubeasset cluster stop --data-dir {folder.folder}`, stops it.",
+                ]
+            )
         )
-        click.echo(f"export KUBECONFIG={plane.admin.kubeconfig}")
-        click.echo(f"logs in {plane.log_dir}; Ctrl-C stops the cluster", err=True)
-        stopped = threading.Event()
-        # SIGTERM (from a supervisor or `kill`) stops the cluster as cleanly as Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda _signum, _frame: stopped.set())
         try:
-            while not stopped.wait(timeout=1.0):
-                plane.raise_if_exited()
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is the normal way to stop: fall through to the clean shutdown
-        click.echo("stopping the cluster", err=True)
+            while True:
+                plane.raise_if_exited()  # a program that dies on its own ends the command with its log
+                time.sleep(0.5)  # a stop signal interrupts it: the handler raises _StopRequested
+        finally:
+            _progress("stopping the cluster")
+
+
+@cluster.command()
+@_data_dir_option
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the stop.")
+def stop(data_dir: Path | None, timeout: float) -> None:
+    """Stop the cluster that `kubeasset cluster start` runs from --data-dir (or end its leftovers)."""
+    click.echo(ClusterDataDir(data_dir or default_data_dir()).stop(timeout=timeout))

@@ -11,6 +11,7 @@ from kubeasset.cli.cluster_commands import cluster
 from kubeasset.cli.code_location_commands import describe, select
 from kubeasset.cli.crds_command import crds
 from kubeasset.cli.materialize_command import materialize
+from kubeasset.cli.schedule_commands import schedule
 from kubeasset.errors import KubeassetError
 
 #: Exit code for input kubeasset refuses (bad selection, unloadable module, invalid definitions).
@@ -32,6 +33,7 @@ cli.add_command(select)
 cli.add_command(materialize)
 cli.add_command(crds)
 cli.add_command(cluster)
+cli.add_command(schedule)
 
 
 def main(argv: list[str] | None = None) -> int:

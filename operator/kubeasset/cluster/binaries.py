@@ -1,5 +1,6 @@
-"""Finds or builds the control-plane programs (kube-apiserver, kube-controller-manager, etcd) that the
-integration tests and `kubeasset cluster` run, so that no checkout ever carries a binary.
+"""Finds or builds the control-plane programs (kube-apiserver, kube-controller-manager, etcd) and the
+version-matched kubectl that the integration tests and `kubeasset cluster` run, so that no checkout ever
+carries a binary.
 
 Order of preference: the folder named by ``KUBEBUILDER_ASSETS`` (controller-runtime's envtest convention),
 then the kubeasset cache (``$KUBEASSET_CACHE_DIR`` or ``~/.cache/kubeasset``) keyed by version, then a fresh
@@ -35,7 +36,12 @@ ETCD_VERSION = "v3.6.16"
 KUBE_APISERVER = "kube-apiserver"
 KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
 ETCD = "etcd"
+KUBECTL = "kubectl"
+#: The programs a control plane needs; an envtest/KUBEBUILDER_ASSETS folder must hold all of them.
 PROGRAMS = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, ETCD)
+#: What a kubeasset cache entry holds: the control plane plus a kubectl of the very same release, so tests
+#: and docs never depend on whichever kubectl (if any) the machine happens to have.
+CACHED_PROGRAMS = (*PROGRAMS, KUBECTL)
 
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 CACHE_ENV = "KUBEASSET_CACHE_DIR"
@@ -44,7 +50,7 @@ _MANIFEST = "kubeasset-binaries.json"
 
 @dataclass(frozen=True)
 class ControlPlaneBinaries:
-    """Paths of the three control-plane programs and the versions they report.
+    """Paths of the three control-plane programs (plus kubectl) and the versions they report.
 
     >>> binaries = ensure_binaries(progress=print)  # doctest: +SKIP
     >>> subprocess.run([binaries.kube_apiserver, "--version"])  # doctest: +SKIP
@@ -58,6 +64,18 @@ class ControlPlaneBinaries:
     etcd_version: str
     #: Where they came from: the KUBEBUILDER_ASSETS folder, an earlier build in the cache, or a build now.
     source: Literal["KUBEBUILDER_ASSETS", "cache", "build"]
+    #: kubectl of the same release (cache/build), else the KUBEBUILDER_ASSETS folder's, else the one on PATH;
+    #: None only when a KUBEBUILDER_ASSETS folder has none and PATH has none either.
+    kubectl: Path | None = None
+
+    def require_kubectl(self) -> Path:
+        """The kubectl to run, or BinariesError saying how to get one."""
+        if self.kubectl is None:
+            raise BinariesError(
+                f"no kubectl: {ASSETS_ENV}={self.directory} has none and none is on PATH; put kubectl in that "
+                f"folder (setup-envtest downloads one) or unset {ASSETS_ENV} to build a matching one into the cache"
+            )
+        return self.kubectl
 
     @property
     def directory(self) -> Path:
@@ -88,7 +106,7 @@ def ensure_binaries(progress: Callable[[str], None] | None = None) -> ControlPla
     report = progress or (lambda _message: None)
     assets = os.environ.get(ASSETS_ENV)
     if assets:
-        return binaries_from_folder(Path(assets))
+        return binaries_from_folder(Path(assets), progress=report)
     root = cache_root()
     bin_dir = root / "bin" / KUBERNETES_VERSION
     cached = _cached(bin_dir)
@@ -108,8 +126,12 @@ def ensure_binaries(progress: Callable[[str], None] | None = None) -> ControlPla
     return dataclasses.replace(built, source="build")
 
 
-def binaries_from_folder(folder: Path) -> ControlPlaneBinaries:
-    """Use the three programs in ``folder`` (an envtest KUBEBUILDER_ASSETS folder), asking their versions."""
+def binaries_from_folder(folder: Path, progress: Callable[[str], None] | None = None) -> ControlPlaneBinaries:
+    """Use the three programs in ``folder`` (an envtest KUBEBUILDER_ASSETS folder), asking their versions.
+
+    kubectl is taken from the folder too; a folder without one falls back to kubectl on PATH, and
+    ``progress`` is told so, because its version may differ from the apiserver's.
+    """
     if not folder.is_dir():
         raise BinariesError(f"{ASSETS_ENV}={folder} is not a folder; unset it to build the binaries instead")
     missing = [name for name in PROGRAMS if not _is_executable(folder / name)]
@@ -125,6 +147,14 @@ def binaries_from_folder(folder: Path) -> ControlPlaneBinaries:
             f"(it needs {', '.join(PROGRAMS)}); add them, or unset {ASSETS_ENV} to build them into the cache"
             f"{envtest_note}"
         )
+    kubectl: Path | None = folder / KUBECTL
+    if not _is_executable(folder / KUBECTL):
+        on_path = shutil.which(KUBECTL)
+        kubectl = Path(on_path) if on_path else None
+        (progress or (lambda _message: None))(
+            f"{ASSETS_ENV}={folder} has no kubectl; "
+            + (f"using {kubectl} from PATH (its version may differ)" if kubectl else "none on PATH either")
+        )
     return ControlPlaneBinaries(
         kube_apiserver=folder / KUBE_APISERVER,
         kube_controller_manager=folder / KUBE_CONTROLLER_MANAGER,
@@ -132,6 +162,7 @@ def binaries_from_folder(folder: Path) -> ControlPlaneBinaries:
         kubernetes_version=reported_version(folder / KUBE_APISERVER),
         etcd_version=reported_version(folder / ETCD),
         source="KUBEBUILDER_ASSETS",
+        kubectl=kubectl,
     )
 
 
@@ -161,7 +192,10 @@ def _cached(bin_dir: Path) -> ControlPlaneBinaries | None:
         return None
     if manifest.get("kubernetes") != KUBERNETES_VERSION or manifest.get("etcd") != ETCD_VERSION:
         return None
-    if not all(_is_executable(bin_dir / name) for name in PROGRAMS):
+    # Entries built before kubectl joined the cache lack it (and the "programs" key): rebuilt once.
+    if manifest.get("programs") != list(CACHED_PROGRAMS):
+        return None
+    if not all(_is_executable(bin_dir / name) for name in CACHED_PROGRAMS):
         return None
     return ControlPlaneBinaries(
         kube_apiserver=bin_dir / KUBE_APISERVER,
@@ -170,6 +204,7 @@ def _cached(bin_dir: Path) -> ControlPlaneBinaries | None:
         kubernetes_version=KUBERNETES_VERSION,
         etcd_version=ETCD_VERSION,
         source="cache",
+        kubectl=bin_dir / KUBECTL,
     )
 
 
@@ -193,6 +228,7 @@ def _build_into(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest = {
+        "programs": list(CACHED_PROGRAMS),
         "kubernetes": KUBERNETES_VERSION,
         "etcd": ETCD_VERSION,
         "go": toolchain.version,
@@ -202,7 +238,7 @@ def _build_into(
     shutil.rmtree(bin_dir, ignore_errors=True)
     staging.rename(bin_dir)
     elapsed = int((datetime.now(UTC) - started).total_seconds())
-    progress(f"built {', '.join(PROGRAMS)} in {elapsed // 60}m{elapsed % 60:02d}s; cached in {bin_dir}")
+    progress(f"built {', '.join(CACHED_PROGRAMS)} in {elapsed // 60}m{elapsed % 60:02d}s; cached in {bin_dir}")
 
 
 @contextmanager

@@ -180,6 +180,13 @@ class ControlPlane:
         # authentication to the apiserver logs a missing requestheader CA bundle forever.
         front_proxy_ca = CertificateAuthority.create(pki / "front-proxy", "kubeasset-front-proxy-ca")
         front_proxy = front_proxy_ca.issue("front-proxy-client", common_name="front-proxy-client", client=True)
+        # How the apiserver authenticates to kubelets (logs, exec), as kubeadm's apiserver-kubelet-client.
+        kubelet_client = ca.issue(
+            "apiserver-kubelet-client",
+            common_name="kube-apiserver-kubelet-client",
+            organizations=("system:masters",),
+            client=True,
+        )
 
         etcd_port, etcd_peer_port, apiserver_port, manager_port = (free_loopback_port() for _ in range(4))
         self._start_etcd(ca.cert_file, etcd_serving, etcd_client, etcd_port, etcd_peer_port)
@@ -193,6 +200,7 @@ class ControlPlane:
             apiserver_port,
             front_proxy_ca,
             front_proxy,
+            kubelet_client,
         )
         kubeconfig = write_kubeconfig(
             self.folder / "admin.kubeconfig",
@@ -269,6 +277,7 @@ class ControlPlane:
         port: int,
         front_proxy_ca: CertificateAuthority,
         front_proxy: CertificateFiles,
+        kubelet_client: CertificateFiles,
     ) -> None:
         pki = self.folder / "pki"
         self._launch(
@@ -300,6 +309,11 @@ class ControlPlane:
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={front_proxy.cert}",
                 f"--proxy-client-key-file={front_proxy.key}",
+                # kubectl logs/exec: the apiserver dials the node's InternalIP (127.0.0.1 for the local
+                # kubelet) with this client certificate; kubelet serving certificates are self-signed.
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 "--authorization-mode=RBAC",
                 f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
                 "--allow-privileged=true",

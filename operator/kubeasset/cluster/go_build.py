@@ -1,4 +1,4 @@
-"""Builds kube-apiserver, kube-controller-manager and etcd with ``go build`` from the Go module proxy.
+"""Builds kube-apiserver, kube-controller-manager, kubectl and etcd with ``go build`` from the Go module proxy.
 
 Kubernetes publishes no binaries to any package registry and Debian's etcd is too old, so the local control
 plane is compiled from source: each program gets a throwaway Go module in the kubeasset cache that requires
@@ -47,7 +47,8 @@ def find_go(cache_root: Path) -> GoToolchain:
     found = shutil.which("go")
     if found is None:
         raise BinariesError(
-            "cannot build kube-apiserver, kube-controller-manager and etcd: `go` is not on PATH; " + _INSTALL_HINT
+            "cannot build kube-apiserver, kube-controller-manager, etcd and kubectl: `go` is not on PATH; "
+            + _INSTALL_HINT
         )
     go = Path(found)
     go_root = cache_root / "go"
@@ -120,7 +121,7 @@ def kubernetes_ldflags(kubernetes_version: str, build_date: str) -> str:
 
 
 def build_kubernetes(toolchain: GoToolchain, work_root: Path, version: str, out_dir: Path, progress: Progress) -> None:
-    """Build kube-apiserver and kube-controller-manager of release ``version`` into ``out_dir``."""
+    """Build kube-apiserver, kube-controller-manager and kubectl of release ``version`` into ``out_dir``."""
     info = _download(toolchain, work_root, "k8s.io/kubernetes", version, progress)
     replacements = staging_replacements(Path(info["GoMod"]).read_text(encoding="utf-8"), version)
     if not replacements:
@@ -139,9 +140,14 @@ def build_kubernetes(toolchain: GoToolchain, work_root: Path, version: str, out_
         *(f"replace {module} => {module} {published}" for module, published in sorted(replacements.items())),
     ]
     _write_module(module_dir, go_mod)
-    packages = ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"]
+    # One `go build` for all three: they share most packages, and kubectl gets the same version stamps.
+    packages = [
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kubectl",
+    ]
     ldflags = kubernetes_ldflags(version, _release_time(info))
-    what = f"kube-apiserver and kube-controller-manager {version}"
+    what = f"kube-apiserver, kube-controller-manager and kubectl {version}"
     # A trailing separator makes `go build -o` write one binary per main package into the folder.
     _build(toolchain, module_dir, packages, ldflags, f"{out_dir}{os.sep}", what, progress)
 

@@ -1,0 +1,153 @@
+"""The first program of every local container: it puts the container's termination-message file at the
+path the Pod asks for (/dev/termination-log by default) without touching the host, then runs the
+container's command as its child and ends the way the command ends.
+
+It runs as ``python -I -S sandbox.py`` (standard library only, no kubeasset import, so it starts in a few
+milliseconds) and is single-threaded, which makes unshare(2), prctl(2) and fork(2) safe, unlike in a
+preexec_fn of the multi-threaded kubelet. In a private mount namespace it bind-mounts the per-container
+file on the path; when the path does not exist on the host, its nearest existing directory is shadowed by a
+tmpfs that holds bind mounts of every original entry plus the new file, so only this container sees it.
+
+    python -I -S sandbox.py --termination-path /dev/termination-log --termination-file F \\
+        --scratch D --workdir W -- python -m kubeasset.runner execute
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+_PR_SET_PDEATHSIG = 1
+#: What the kernel sends this process when the kubelet dies: a real-time signal no program sends by chance.
+_KUBELET_GONE: int = signal.SIGRTMIN + 1
+#: Exit code when the sandbox itself cannot set up the container (like a runtime's "cannot start").
+EXIT_SETUP_FAILED = 128
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sandbox")
+    parser.add_argument("--termination-path")
+    parser.add_argument("--termination-file")
+    parser.add_argument("--scratch")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--probe", action="store_true", help="only check that a mount namespace can be made")
+    parser.add_argument("command", nargs="*")
+    args = parser.parse_args(argv)
+    if args.parent_pid:
+        # The kubelet thread that started us waits for us, so its end means the kubelet is gone (even
+        # SIGKILLed): then the whole container goes, children included, as a container dies with its node.
+        signal.signal(_KUBELET_GONE, lambda *_: os.killpg(0, signal.SIGKILL))
+        _libc.prctl(_PR_SET_PDEATHSIG, _KUBELET_GONE)
+        if os.getppid() != args.parent_pid:
+            return EXIT_SETUP_FAILED
+    try:
+        if args.probe:
+            _private_mount_namespace()
+            return 0
+        if args.termination_path:
+            _private_mount_namespace()
+            _expose(args.termination_path, args.termination_file, args.scratch)
+        os.chdir(args.workdir)
+    except OSError as error:
+        print(f"kubeasset local kubelet: cannot set up the container: {error}", file=sys.stderr)
+        return EXIT_SETUP_FAILED
+    if not args.command:
+        return 0
+    return _run(args.command)
+
+
+def _run(command: list[str]) -> int:
+    """Run ``command`` as a child and end the way it ended (same exit code, or the same signal).
+
+    Staying alive as its parent is what lets a dying kubelet take the container's children along; the
+    kubelet's SIGTERM reaches the whole process group anyway, so this process ignores it.
+    """
+    for forwarded in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(forwarded, signal.SIG_IGN)
+    child = os.fork()
+    if child == 0:
+        # ignored signals stay ignored across exec: give the command the default dispositions back
+        for restored in (int(signal.SIGTERM), int(signal.SIGINT), _KUBELET_GONE):
+            signal.signal(restored, signal.SIG_DFL)
+        try:
+            os.execvp(command[0], command)
+        except OSError as error:
+            # the runtime's message for a missing executable, so the log reads as in a cluster
+            print(f'exec: "{command[0]}": {error.strerror}', file=sys.stderr, flush=True)
+            os._exit(127 if isinstance(error, FileNotFoundError) else 126)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _private_mount_namespace() -> None:
+    _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    # Without this, the mounts below would propagate back to the host's shared mounts.
+    _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+
+
+def _expose(target: str, host_file: str, scratch: str) -> None:
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"terminationMessagePath {target} is a directory")
+    if os.path.lexists(target):
+        _bind(host_file, target)
+        return
+    missing = [os.path.basename(target)]
+    anchor = os.path.dirname(target)
+    while not os.path.isdir(anchor):
+        missing.insert(0, os.path.basename(anchor))
+        anchor = os.path.dirname(anchor)
+    os.makedirs(scratch, exist_ok=True)
+    _check(_libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", 0, b"mode=755"), f"mount tmpfs on {scratch}")
+    with os.scandir(anchor) as entries:
+        for entry in entries:
+            copy = os.path.join(scratch, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), copy)
+            elif entry.is_dir(follow_symlinks=False):
+                os.mkdir(copy)
+                _bind(entry.path, copy, recursive=True)
+            else:
+                open(copy, "w").close()  # noqa: SIM115 - a mount point, closed at once
+                _bind(entry.path, copy)
+    folder = scratch
+    for name in missing[:-1]:
+        folder = os.path.join(folder, name)
+        os.mkdir(folder)
+    mount_point = os.path.join(folder, missing[-1])
+    open(mount_point, "w").close()  # noqa: SIM115
+    _bind(host_file, mount_point)
+    _bind(scratch, anchor, recursive=True)
+
+
+def _bind(source: str, target: str, *, recursive: bool = False) -> None:
+    flags = _MS_BIND | (_MS_REC if recursive else 0)
+    _check(_libc.mount(source.encode(), target.encode(), None, flags, None), f"bind {source} on {target}")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

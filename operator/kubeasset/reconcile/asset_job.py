@@ -1,0 +1,176 @@
+"""Reconciling an AssetJob: resolve its selection against its code location's graph (with the selection
+code the SDK uses, so a job selects in the cluster exactly what it selects in a test) and report the
+ordered asset list, or why there is none, in its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from kubeasset.api.assetjob import AssetJob, AssetJobStatus
+from kubeasset.api.codelocation import CodeJob, CodeLocation
+from kubeasset.api.conditions import READY, ConditionStatus, find_condition, set_condition
+from kubeasset.api.types import MAX_ASSETS
+from kubeasset.errors import SelectionError
+from kubeasset.graph import AssetGraph, AssetKey
+from kubeasset.reconcile.plan_items import Event, EventType
+from kubeasset.selection import resolve_selection
+
+# Ready reasons of an AssetJob.
+RESOLVED: Final = "Resolved"
+#: The selection does not parse or uses a filter kubeasset does not support; the message has the column.
+INVALID_SELECTION: Final = "InvalidSelection"
+#: The selection parses but matches no asset.
+EMPTY_SELECTION: Final = "EmptySelection"
+#: The selection matches more assets than one run may hold.
+TOO_MANY_ASSETS: Final = "TooManyAssets"
+#: No CodeLocation of that name in the job's namespace.
+CODE_LOCATION_NOT_FOUND: Final = "CodeLocationNotFound"
+#: The code location has no graph yet (first discovery running or failed, catalog being written).
+WAITING_FOR_CODE_LOCATION: Final = "WaitingForCodeLocation"
+#: The job refers to a job defined in code that the code location does not define.
+UNKNOWN_CODE_JOB: Final = "UnknownCodeJob"
+
+#: Most characters of resolved keys in a status (with MAX_ASSETS long keys a status could pass 1.5 MB).
+MAX_RESOLVED_KEY_CHARS: Final = 512 * 1024
+#: How often a job waiting for its code location looks again (location changes also trigger it).
+WAIT_REQUEUE_SECONDS: Final = 30.0
+
+
+@dataclass(frozen=True)
+class AssetJobPlan:
+    """The job's desired status, its resolved keys (empty unless Ready), Events, and when to look again."""
+
+    status: AssetJobStatus
+    resolved: tuple[AssetKey, ...]
+    events: tuple[Event, ...]
+    requeue_after: float | None
+
+
+def plan_asset_job(
+    job: AssetJob,
+    location: CodeLocation | None,
+    graph: AssetGraph | None,
+    code_jobs: Sequence[CodeJob] | None,
+    now: datetime,
+) -> AssetJobPlan:
+    """Resolve ``job`` against ``graph``, the graph of ``location`` rebuilt from its Asset objects
+    (``catalog.graph_from_assets``; None when there is none or it is incomplete).
+
+    ``code_jobs`` are the jobs defined in code (``location.status.jobs`` when None); a job that refers to
+    one (``spec.codeJob``, when the API has it) uses its selection. Ready is True with the keys in
+    topological order, or False with reason InvalidSelection (the parser's message, column and caret),
+    EmptySelection, TooManyAssets, CodeLocationNotFound, UnknownCodeJob or WaitingForCodeLocation (the
+    location was never discovered; a location whose last refresh failed still has its last graph, and
+    jobs keep resolving against it). The previous list is kept only while waiting for the location.
+    """
+    status = job.status or AssetJobStatus()
+    generation = job.metadata.generation
+    location_name = job.spec.code_location
+    location_hash = (
+        location.status.assets.graph_hash if location and location.status and location.status.assets else None
+    )
+
+    def outcome(
+        reason: str, message: str, keys: Sequence[AssetKey] = (), *, keep: bool = False, requeue: float | None = None
+    ) -> AssetJobPlan:
+        ready = ConditionStatus.TRUE if reason == RESOLVED else ConditionStatus.FALSE
+        conditions = set_condition(
+            status.conditions, READY, ready, reason=reason, message=message, now=now, observed_generation=generation
+        )
+        update: dict[str, object] = {"conditions": conditions, "observed_generation": generation}
+        if reason == RESOLVED:
+            update |= {
+                "assets": [key.to_user_string() for key in keys],
+                "asset_count": len(keys),
+                "graph_hash": location_hash,
+            }
+        elif not keep:
+            update |= {"assets": None, "asset_count": None, "graph_hash": None}
+        new_status = status.model_copy(update=update)
+        return AssetJobPlan(new_status, tuple(keys), _events(status, new_status), requeue)
+
+    if location is None:
+        return outcome(
+            CODE_LOCATION_NOT_FOUND,
+            f"code location {location_name!r} does not exist in this namespace; create it or fix spec.codeLocation",
+            requeue=WAIT_REQUEUE_SECONDS,
+        )
+    if graph is None or location_hash is None:
+        return outcome(
+            WAITING_FOR_CODE_LOCATION,
+            _waiting_message(location, has_graph_hash=location_hash is not None),
+            keep=True,
+            requeue=WAIT_REQUEUE_SECONDS,
+        )
+
+    selection, source = job.spec.selection, "spec.selection"
+    code_job_name = _code_job_reference(job)
+    if code_job_name is not None:
+        jobs = code_jobs if code_jobs is not None else (location.status.jobs if location.status else None) or []
+        code_job = next((item for item in jobs if item.name == code_job_name), None)
+        if code_job is None or code_job.selection is None:
+            defined = ", ".join(sorted(item.name for item in jobs)) or "none"
+            problem = "does not define" if code_job is None else "did not report the selection of"
+            return outcome(
+                UNKNOWN_CODE_JOB,
+                f"code location {location_name!r} {problem} job {code_job_name!r} (jobs defined in code: {defined})",
+            )
+        selection, source = code_job.selection, f"the selection of job {code_job_name!r} in code"
+
+    try:
+        keys = resolve_selection(selection, graph)
+    except SelectionError as error:
+        # SelectionSyntaxError's message already carries the column and a caret under the text.
+        return outcome(INVALID_SELECTION, f"{source} is invalid: {error}")
+    if not keys:
+        groups = sorted({spec.group_name for spec in graph.specs.values()})
+        shown = ", ".join(groups[:10]) + (", ..." if len(groups) > 10 else "")
+        return outcome(
+            EMPTY_SELECTION,
+            f"{source} {selection!r} matches none of the {len(graph)} assets of code location {location_name!r} "
+            f"(groups: {shown})",
+        )
+    size = sum(len(key.to_user_string()) for key in keys)
+    if len(keys) > MAX_ASSETS or size > MAX_RESOLVED_KEY_CHARS:
+        return outcome(
+            TOO_MANY_ASSETS,
+            f"{source} selects {len(keys)} assets ({size} characters of keys); a job runs at most {MAX_ASSETS} "
+            f"assets and {MAX_RESOLVED_KEY_CHARS} characters of keys: narrow the selection or split the job",
+        )
+    message = f"{len(keys)} {'asset' if len(keys) == 1 else 'assets'} of code location {location_name!r}"
+    ready = find_condition(location.status.conditions if location.status else [], READY)
+    if ready is not None and ready.status != ConditionStatus.TRUE:
+        message += f" (resolved against its last discovered graph; the code location is not Ready: {ready.reason})"
+    return outcome(RESOLVED, message, keys)
+
+
+def _code_job_reference(job: AssetJob) -> str | None:
+    """The name of the job defined in code that ``job`` mirrors. The AssetJob API has no field for it
+    yet (``spec.codeJob`` is proposed); until it does, this is None and ``spec.selection`` is used."""
+    name = getattr(job.spec, "code_job", None)
+    return name if isinstance(name, str) and name else None
+
+
+def _waiting_message(location: CodeLocation, *, has_graph_hash: bool) -> str:
+    name = location.metadata.name
+    if has_graph_hash:
+        return f"waiting for code location {name!r}: its Asset catalog is incomplete (being written)"
+    ready = find_condition(location.status.conditions if location.status else [], READY)
+    if ready is None:
+        return f"waiting for code location {name!r} to be discovered"
+    return f"waiting for code location {name!r} to be discovered: {ready.reason}: {ready.message}"
+
+
+def _events(old: AssetJobStatus, new: AssetJobStatus) -> tuple[Event, ...]:
+    before, after = find_condition(old.conditions, READY), find_condition(new.conditions, READY)
+    if after is None or (
+        before is not None
+        and (before.status, before.reason, before.message) == (after.status, after.reason, after.message)
+    ):
+        return ()
+    kind = EventType.NORMAL if after.status == ConditionStatus.TRUE else EventType.WARNING
+    return (Event(kind, after.reason, after.message),)
