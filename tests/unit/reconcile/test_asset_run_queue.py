@@ -1,0 +1,144 @@
+"""maxConcurrentRuns: runs of a job queue in FIFO order, and no plan ever starts more than the limit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kubeasset.api import AssetRun
+from kubeasset.api.conditions import SUCCEEDED, find_condition
+from kubeasset.api.runs import RunPhase
+from kubeasset.reconcile.asset_run import plan_asset_run
+from kubeasset.reconcile.run_queue import concurrency_wait
+from tests.unit.reconcile import run_pod_states as states
+from tests.unit.reconcile.asset_run_builders import (
+    CREATED,
+    KEYS,
+    NOW,
+    exited,
+    job,
+    materialized,
+    observe,
+    pod_of,
+    run,
+    started,
+    with_status,
+)
+
+
+def phase_status(phase: str) -> dict[str, object]:
+    return {"phase": phase}
+
+
+def queued(name: str, minute: int, **fields: object) -> AssetRun:
+    return run(name, created=CREATED + timedelta(minutes=minute), **fields)  # type: ignore[arg-type]
+
+
+def test_a_run_waits_while_the_limit_is_reached_and_says_why() -> None:
+    active = queued("sales-1", 0, status=phase_status("Running"))
+    waiting = queued("sales-2", 1)
+    plan = plan_asset_run(waiting, observe(job=job(maxConcurrentRuns=1), job_runs=[active, waiting]), NOW)
+    assert plan.pod_to_create is None
+    assert plan.status.phase == RunPhase.PENDING
+    condition = find_condition(plan.status.conditions, SUCCEEDED)
+    assert condition is not None and condition.reason == "WaitingForConcurrency"
+    assert plan.status.message is not None
+    assert "allows 1 concurrent run" in plan.status.message and "active: sales-1" in plan.status.message
+    assert [item.reason for item in plan.events] == ["RunQueued"]
+    assert plan.status.progress == f"0/{len(KEYS)}"  # the assets it will run are already listed
+
+
+def test_the_first_queued_run_starts_when_a_slot_frees_up_and_the_later_one_keeps_waiting() -> None:
+    done = queued("sales-1", 0, status=phase_status("Succeeded"))
+    first, second = queued("sales-2", 1), queued("sales-3", 2)
+    observed = observe(job=job(maxConcurrentRuns=1), job_runs=[done, second, first])
+    assert plan_asset_run(first, observed, NOW).pod_to_create is not None
+    later = plan_asset_run(second, observed, NOW)
+    assert later.pod_to_create is None
+    assert "1 queued ahead of this run" in (later.status.message or "")
+
+
+def test_runs_created_at_the_same_second_queue_by_name() -> None:
+    b, a = queued("sales-b", 0), queued("sales-a", 0)
+    observed = observe(job=job(maxConcurrentRuns=1), job_runs=[b, a])
+    assert plan_asset_run(a, observed, NOW).pod_to_create is not None
+    assert plan_asset_run(b, observed, NOW).pod_to_create is None
+
+
+def test_a_run_whose_pod_was_asked_for_keeps_its_slot_against_a_same_second_newcomer() -> None:
+    b = queued("sales-b", 0)
+    the_job = job(maxConcurrentRuns=1)
+    first = plan_asset_run(b, observe(job=the_job, job_runs=[b]), NOW)
+    assert first.pod_to_create is not None
+    b = with_status(b, first.status)
+    a = queued("sales-a", 0)  # created later in the same second: its name sorts first
+    observed = observe(job=the_job, job_runs=[a, b])
+    assert plan_asset_run(a, observed, NOW).pod_to_create is None
+    assert plan_asset_run(b, observed, NOW).pod_to_create is not None  # the Pod is not in the cache yet
+
+
+def test_a_canceled_or_deleted_pending_run_ahead_does_not_hold_the_queue() -> None:
+    canceled = queued("sales-1", 0, job="sales", cancel=True)
+    deleting = queued("sales-2", 1).model_copy(
+        update={"metadata": queued("sales-2", 1).metadata.model_copy(update={"deletion_timestamp": NOW})}
+    )
+    mine = queued("sales-3", 2)
+    assert concurrency_wait(mine, limit=1, job_name="sales", job_runs=[canceled, deleting, mine]) is None
+
+
+def test_a_run_being_canceled_still_holds_its_slot() -> None:
+    canceling = queued("sales-1", 0, status=phase_status("Running"), job="sales", cancel=True)
+    wait = concurrency_wait(queued("sales-2", 1), limit=1, job_name="sales", job_runs=[canceling])
+    assert wait is not None and wait.active == ("sales-1",)
+
+
+def test_a_run_with_a_pod_is_never_held_back_by_the_queue() -> None:
+    # Adopting a Pod created before a restart must not depend on the queue: the Pod exists already.
+    others = [queued("sales-0", -1, status=phase_status("Running"))]
+    mine = queued("sales-1", 0)
+    plan = plan_asset_run(
+        mine, observe(job=job(maxConcurrentRuns=1), job_runs=others, pod=pod_of(mine, states.RUNNING)), NOW
+    )
+    assert plan.status.phase == RunPhase.RUNNING
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_many_runs_start_in_creation_order_and_never_beyond_the_limit(limit: int) -> None:
+    # Created out of name order, so FIFO by creation time is what is tested, not by name.
+    minutes = [5, 0, 3, 1, 4, 2, 6]
+    runs = {f"sales-{index}": queued(f"sales-{index}", minute) for index, minute in enumerate(minutes)}
+    pods: dict[str, dict[str, object]] = {}
+    started_order: list[str] = []
+    the_job = job(maxConcurrentRuns=limit)
+    events = [item for key in KEYS for item in (started("x", key, 0), materialized("x", key, 1))]
+    now = NOW
+    for _ in range(40):
+        # Every controller pass plans every run from the same snapshot, as a relist does.
+        snapshot = list(runs.values())
+        plans = {}
+        for name, the_run in runs.items():
+            pod = pods.get(name)
+            observed = observe(job=the_job, job_runs=snapshot, pod=pod, events=events if pod else ())
+            plans[name] = plan_asset_run(the_run, observed, now)
+        for name, plan in plans.items():
+            if plan.pod_to_create is not None:
+                started_order.append(name)
+                pods[name] = pod_of(runs[name], states.RUNNING, the_job=the_job)
+            runs[name] = with_status(runs[name], plan.status)
+        active = [
+            name
+            for name, item in runs.items()
+            if item.status and item.status.phase in (RunPhase.STARTING, RunPhase.RUNNING)
+        ]
+        assert len(set(active) | {name for name, plan in plans.items() if plan.pod_to_create}) <= limit
+        # The oldest running Pod finishes each pass.
+        running = sorted(active, key=lambda name: runs[name].metadata.creation_timestamp)  # type: ignore[arg-type, return-value]
+        if running:
+            pods[running[0]] = pod_of(runs[running[0]], exited(0, "Completed"), the_job=the_job)
+        now += timedelta(seconds=10)
+        if all(item.status and item.status.phase == RunPhase.SUCCEEDED for item in runs.values()):
+            break
+    by_creation = sorted(runs, key=lambda name: runs[name].metadata.creation_timestamp)  # type: ignore[arg-type, return-value]
+    assert started_order == by_creation
+    assert all(item.status and item.status.phase == RunPhase.SUCCEEDED for item in runs.values())
