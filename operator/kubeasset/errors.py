@@ -163,3 +163,26 @@ class TimezoneError(ScheduleError):
 class RunPodError(KubeassetError):
     """A run's Pod cannot be built as asked (no assets, an invalid key, or a manifest beyond a Kubernetes
     or Linux size limit); the run fails with this message instead of a Pod the cluster would reject."""
+
+
+class ControllerError(KubeassetError):
+    """The controller could not apply a reconcile's result to the cluster."""
+
+
+class ObjectConflictError(ControllerError):
+    """An object kubeasset wanted to create exists already and belongs to another owner (a Pod or an Asset
+    of the same name that someone else made): kubeasset neither adopts nor deletes it."""
+
+
+class StaleCacheError(ControllerError):
+    """The object changed since the controller last saw it (a 409 on a resourceVersion precondition)."""
+
+
+class KubernetesAccessError(KubeassetError):
+    """A command could not do what it asked of the API server (no kubeconfig, server unreachable, object or
+    CRD missing, request refused); the message names the object and what to check. ``status`` is the HTTP
+    status when the server answered."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -97,7 +97,13 @@ def test_deleting_an_owner_garbage_collects_its_dependents(api_client: client.Ap
 
     core.delete_namespaced_config_map("owner", namespace)
 
-    eventually(lambda: _gone(lambda: core.read_namespaced_config_map("dependent", namespace)), "garbage collection")
+    # Generous: earlier tests (10,000 owned Assets of the large-graph test) can leave the garbage collector
+    # a backlog to work through first, as on a busy real cluster.
+    eventually(
+        lambda: _gone(lambda: core.read_namespaced_config_map("dependent", namespace)),
+        "garbage collection",
+        timeout=240,
+    )
 
 
 def test_pods_get_service_account_admission(api_client: client.ApiClient, namespace: str) -> None:

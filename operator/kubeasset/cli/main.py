@@ -9,8 +9,10 @@ import click
 
 from kubeasset.cli.cluster_commands import cluster
 from kubeasset.cli.code_location_commands import describe, select
+from kubeasset.cli.controller_commands import controller
 from kubeasset.cli.crds_command import crds
 from kubeasset.cli.materialize_command import materialize
+from kubeasset.cli.run_commands import launch, runs
 from kubeasset.cli.schedule_commands import schedule
 from kubeasset.errors import KubeassetError
 
@@ -34,6 +36,9 @@ cli.add_command(materialize)
 cli.add_command(crds)
 cli.add_command(cluster)
 cli.add_command(schedule)
+cli.add_command(controller)
+cli.add_command(launch)
+cli.add_command(runs)
 
 
 def main(argv: list[str] | None = None) -> int:

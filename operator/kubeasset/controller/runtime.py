@@ -1,0 +1,164 @@
+"""The controller's running state, shared by its handlers and reconcilers: the Kubernetes I/O, the Event
+recorder, the informer cache, the work queue, and which object's change wakes which reconcile.
+
+The routing lives here, in one place: a CodeLocation's change wakes it and its AssetJobs; a discovery
+Pod's change wakes its CodeLocation; an Asset appearing, changing its spec or disappearing wakes its
+location's AssetJobs (debounced: a discovery writing 10,000 Assets re-resolves each job about once a
+second, not 10,000 times) and, when it was changed or deleted by someone else, its CodeLocation, which
+puts the catalog back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import kopf
+
+from kubeasset.api.resource import KubeResource
+from kubeasset.controller.cache import Cache
+from kubeasset.controller.events import EventRecorder
+from kubeasset.controller.kube import KubeIO
+from kubeasset.controller.workqueue import ObjectKey, Reconcile, WorkQueue
+from kubeasset.reconcile.discovery import DiscoveryDefaults
+from kubeasset.reconcile.discovery_result import DiscoveryResult
+from kubeasset.reconcile.plan_items import Event, EventType
+
+log = logging.getLogger("kubeasset.controller")
+
+CODE_LOCATION: Final = "CodeLocation"
+ASSET_JOB: Final = "AssetJob"
+#: How long a burst of Asset changes is collected before the jobs they concern are resolved again.
+CATALOG_DEBOUNCE_SECONDS: Final = 1.0
+#: A retry this far off is worth telling the person about at once.
+SLOW_RETRY_SECONDS: Final = 60.0
+#: Reason of the Warning Event posted when a reconcile fails in a way retries cannot fix.
+RECONCILE_FAILED: Final = "ReconcileFailed"
+
+
+@dataclass
+class DiscoveryMemory:
+    """What the controller remembers of discovery Pods: parsed results by Pod uid (a finished Pod's log is
+    read and parsed once), and how often reading a log failed."""
+
+    results: dict[str, DiscoveryResult] = field(default_factory=dict)
+    log_failures: dict[str, int] = field(default_factory=dict)
+
+    def keep_only(self, uids: set[str]) -> None:
+        for uid in [uid for uid in self.results if uid not in uids]:
+            del self.results[uid]
+        for uid in [uid for uid in self.log_failures if uid not in uids]:
+            del self.log_failures[uid]
+
+
+class Controller:
+    """Example (what kubeasset.controller.operator does)::
+
+    controller = Controller(KubeIO(configuration))
+    controller.start_queue({CODE_LOCATION: ..., ASSET_JOB: ...})
+    """
+
+    def __init__(
+        self,
+        io: KubeIO,
+        *,
+        discovery_defaults: DiscoveryDefaults | None = None,
+        clock: Callable[[], datetime] | None = None,
+        workers: int = 8,
+    ) -> None:
+        self.io = io
+        self.events = EventRecorder(io)
+        self.cache = Cache()
+        self.discovery_defaults = discovery_defaults or DiscoveryDefaults()
+        self.discovery: dict[tuple[str, str], DiscoveryMemory] = {}
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._workers = workers
+        self._asset_generations: dict[str, int | None] = {}
+        self.queue: WorkQueue | None = None
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def make_queue(self, reconcilers: Mapping[str, Reconcile]) -> WorkQueue:
+        self.queue = WorkQueue(reconcilers, workers=self._workers, on_error=self._report_error)
+        return self.queue
+
+    def _add(self, key: ObjectKey, delay: float = 0.0) -> None:
+        assert self.queue is not None, "the work queue starts before kopf delivers events"
+        self.queue.add(key, delay)
+
+    # --- routing ----------------------------------------------------------------------------------------
+
+    def location_changed(self, namespace: str, name: str) -> None:
+        self._add(ObjectKey(CODE_LOCATION, namespace, name))
+        for job in self.cache.jobs_of(namespace, name):
+            self._add(ObjectKey(ASSET_JOB, namespace, job))
+
+    def job_changed(self, namespace: str, name: str) -> None:
+        self._add(ObjectKey(ASSET_JOB, namespace, name))
+
+    def discovery_pod_changed(self, namespace: str, location: str | None) -> None:
+        if location:
+            self._add(ObjectKey(CODE_LOCATION, namespace, location))
+
+    def asset_changed(
+        self, event_type: str | None, namespace: str, location: str | None, uid: str, generation: int | None
+    ) -> None:
+        """An Asset event; only spec changes (new, deleted, another generation) matter to anyone."""
+        if event_type == "DELETED":
+            self._asset_generations.pop(uid, None)
+            structural, repair = True, True
+        else:
+            known = uid in self._asset_generations
+            previous = self._asset_generations.get(uid)
+            self._asset_generations[uid] = generation
+            # The initial listing (type None) only records generations: every location and job is
+            # listed too and reconciled for its own sake.
+            structural = event_type is not None and (not known or previous != generation)
+            repair = known and previous != generation
+        if not structural or not location:
+            return
+        for job in self.cache.jobs_of(namespace, location):
+            self._add(ObjectKey(ASSET_JOB, namespace, job), CATALOG_DEBOUNCE_SECONDS)
+        if repair:
+            self._add(ObjectKey(CODE_LOCATION, namespace, location), CATALOG_DEBOUNCE_SECONDS)
+
+    # --- failures ---------------------------------------------------------------------------------------
+
+    async def _report_error(
+        self, key: ObjectKey, error: kopf.TemporaryError | kopf.PermanentError, attempt: int
+    ) -> None:
+        """A Warning Event on the object for failures a person should see: permanent ones, temporary ones
+        that keep failing (the third attempt in a row) or that wait long (a minute or more: Forbidden,
+        someone else's object in the way). The Event recorder dedupes repeats."""
+        if isinstance(error, kopf.TemporaryError) and attempt < 3 and (error.delay or 0.0) < SLOW_RETRY_SECONDS:
+            return
+        resource: KubeResource | None = (
+            self.cache.location(key.namespace, key.name)
+            if key.kind == CODE_LOCATION
+            else self.cache.job(key.namespace, key.name)
+            if key.kind == ASSET_JOB
+            else None
+        )
+        if resource is None:
+            return
+        suffix = "" if isinstance(error, kopf.PermanentError) else f" (attempt {attempt}, retrying)"
+        await self.events.record(involved(resource), Event(EventType.WARNING, RECONCILE_FAILED, f"{error}{suffix}"))
+
+
+def involved(resource: KubeResource) -> dict[str, Any]:
+    """The identity of an object for an Event's involvedObject (a body with apiVersion, kind, metadata)."""
+    metadata = resource.metadata
+    return {
+        "apiVersion": resource.api_version,
+        "kind": resource.crd.kind,
+        "metadata": {
+            "name": metadata.name,
+            "namespace": metadata.namespace,
+            "uid": metadata.uid,
+            "resourceVersion": metadata.resource_version,
+        },
+    }

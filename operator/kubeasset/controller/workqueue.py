@@ -1,0 +1,169 @@
+"""The controller's work queue: object keys to reconcile, each reconciled by at most one worker at a time,
+with delayed adds (a plan's ``requeue_after``, retries after errors) and coalescing (ten events for one
+object while it waits make one reconcile).
+
+kopf's event handlers only add keys here; reconciles read the informer cache (kopf indexes) when they run.
+This is how one object's change reaches another's reconcile (a discovery Pod finishing -> its
+CodeLocation; a CodeLocation's new graph -> its AssetJobs), and it replaces kopf timers and daemons,
+which would put a finalizer on every object (nolar/kopf#1074). The queue lives in memory: after a
+restart kopf lists every object again, which adds every key again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, NamedTuple
+
+import kopf
+
+from kubeasset.controller.errors import to_kopf_error
+
+log = logging.getLogger("kubeasset.controller")
+
+
+class ObjectKey(NamedTuple):
+    """One object to reconcile: its kind (as the reconcilers are registered), namespace and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+#: A reconcile: returns seconds until it wants to run again (None: only when something changes).
+Reconcile = Callable[[ObjectKey], Awaitable[float | None]]
+#: Told about a failed reconcile after the queue decided when to retry (e.g. to post a Warning Event).
+ErrorReporter = Callable[[ObjectKey, kopf.TemporaryError | kopf.PermanentError, int], Awaitable[None]]
+
+#: The longest a requeue may be put off (a periodic refresh of a week still wakes up to look).
+MAX_DELAY: Final = 24 * 3600.0
+
+
+class WorkQueue:
+    """Example::
+
+    queue = WorkQueue({"CodeLocation": reconcile_location}, workers=4)
+    queue.add(ObjectKey("CodeLocation", "shop", "shop"))
+    await queue.run()  # until cancelled
+    """
+
+    def __init__(
+        self, reconcilers: Mapping[str, Reconcile], *, workers: int = 8, on_error: ErrorReporter | None = None
+    ) -> None:
+        self._reconcilers = dict(reconcilers)
+        self._workers = workers
+        self._on_error = on_error
+        self._due: dict[ObjectKey, float] = {}
+        self._heap: list[tuple[float, int, ObjectKey]] = []
+        self._sequence = itertools.count()
+        self._active: set[ObjectKey] = set()
+        self._again: dict[ObjectKey, float] = {}  # added while being reconciled: run again after
+        self._failures: dict[ObjectKey, int] = {}
+        self._changed = asyncio.Event()
+        self._ready: asyncio.Queue[ObjectKey] = asyncio.Queue()
+        self.reconciles = 0  # how many reconciles ran (for logs and tests)
+
+    def add(self, key: ObjectKey, delay: float = 0.0) -> None:
+        """Reconcile ``key`` in ``delay`` seconds, or earlier if it is already due earlier."""
+        if key.kind not in self._reconcilers:
+            raise KeyError(f"no reconciler for kind {key.kind!r}")
+        due = time.monotonic() + min(max(delay, 0.0), MAX_DELAY)
+        if key in self._active:
+            self._again[key] = min(due, self._again.get(key, due))
+            return
+        current = self._due.get(key)
+        if current is not None and current <= due:
+            return
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, next(self._sequence), key))
+        self._changed.set()
+
+    def forget(self, key: ObjectKey) -> None:
+        """Drop ``key``'s failure count (the object is gone); a pending reconcile still runs and finds nothing."""
+        self._failures.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._due) + len(self._active)
+
+    @property
+    def busy(self) -> int:
+        """Keys being reconciled or due now (not those waiting for a later time)."""
+        now = time.monotonic()
+        return len(self._active) + sum(1 for due in self._due.values() if due <= now)
+
+    async def run(self) -> None:
+        """Dispatch due keys to the workers until cancelled."""
+        workers = [asyncio.create_task(self._work(), name=f"kubeasset-worker-{n}") for n in range(self._workers)]
+        try:
+            await self._dispatch()
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                due, _, key = heapq.heappop(self._heap)
+                if self._due.get(key) != due:
+                    continue  # superseded by an earlier add
+                del self._due[key]
+                self._active.add(key)
+                self._ready.put_nowait(key)
+            self._changed.clear()
+            timeout = self._heap[0][0] - now if self._heap else None
+            with contextlib.suppress(TimeoutError):  # a timeout just means the next key is due
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._ready.get()
+            try:
+                delay = await self._reconcile(key)
+            finally:
+                self._active.discard(key)
+                again = self._again.pop(key, None)
+            if again is not None:
+                self.add(key, again - time.monotonic())
+            if delay is not None:
+                self.add(key, delay)
+
+    async def _reconcile(self, key: ObjectKey) -> float | None:
+        self.reconciles += 1
+        try:
+            delay = await self._reconcilers[key.kind](key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the one place every reconcile failure is turned into a retry
+            attempt = self._failures.get(key, 0) + 1
+            self._failures[key] = attempt
+            decision = to_kopf_error(error, attempt)
+            if isinstance(decision, kopf.TemporaryError) and not isinstance(error, kopf.TemporaryError):
+                # Not a KubeassetError nor an API error: a bug; keep the traceback in the log.
+                known = decision.args and not str(decision.args[0]).startswith("unexpected ")
+                log.log(
+                    logging.INFO if known else logging.ERROR,
+                    "%s: %s; retrying in %.1fs",
+                    key,
+                    decision,
+                    decision.delay or 0.0,
+                    exc_info=None if known else error,
+                )
+            else:
+                log.warning("%s: %s", key, decision)
+            if self._on_error is not None:
+                await self._on_error(key, decision, attempt)
+            if isinstance(decision, kopf.TemporaryError):
+                return decision.delay or 0.0
+            return None
+        self._failures.pop(key, None)
+        return delay

@@ -1,0 +1,63 @@
+"""Which change wakes which reconcile: an Asset's status churn wakes nobody, its spec changes wake its jobs,
+and changes someone else made to the catalog wake its CodeLocation, which repairs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeasset.controller import cache
+from kubeasset.controller.runtime import ASSET_JOB, CATALOG_DEBOUNCE_SECONDS, CODE_LOCATION, Controller
+from kubeasset.controller.workqueue import ObjectKey
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.added: list[tuple[ObjectKey, float]] = []
+
+    def add(self, key: ObjectKey, delay: float = 0.0) -> None:
+        self.added.append((key, delay))
+
+
+def _controller() -> tuple[Controller, _Queue]:
+    controller = Controller(io=None)  # type: ignore[arg-type]  # routing makes no API call
+    indexes: dict[str, Any] = {name: {} for name in cache.ALL_INDEXES}
+    indexes[cache.JOBS_BY_LOCATION][("ns", "shop")] = ["sales-job", "marketing-job"]
+    controller.cache.bind(indexes)
+    queue = _Queue()
+    controller.queue = queue  # type: ignore[assignment]
+    return controller, queue
+
+
+LOCATION = ObjectKey(CODE_LOCATION, "ns", "shop")
+JOBS = {ObjectKey(ASSET_JOB, "ns", "sales-job"), ObjectKey(ASSET_JOB, "ns", "marketing-job")}
+
+
+def test_a_location_change_wakes_it_and_its_jobs_at_once() -> None:
+    controller, queue = _controller()
+    controller.location_changed("ns", "shop")
+    assert {key for key, _ in queue.added} == {LOCATION, *JOBS}
+    assert all(delay == 0.0 for _, delay in queue.added)
+
+
+def test_listing_and_status_churn_of_assets_wake_nobody() -> None:
+    controller, queue = _controller()
+    controller.asset_changed(None, "ns", "shop", "uid-1", 1)  # the initial listing
+    controller.asset_changed("MODIFIED", "ns", "shop", "uid-1", 1)  # a status write: same generation
+    assert queue.added == []
+
+
+def test_a_new_asset_wakes_the_jobs_debounced_but_not_its_location() -> None:
+    controller, queue = _controller()
+    controller.asset_changed("ADDED", "ns", "shop", "uid-1", 1)
+    assert {key for key, _ in queue.added} == JOBS
+    assert {delay for _, delay in queue.added} == {CATALOG_DEBOUNCE_SECONDS}
+
+
+def test_a_spec_change_or_deletion_wakes_the_location_to_repair_its_catalog() -> None:
+    controller, queue = _controller()
+    controller.asset_changed(None, "ns", "shop", "uid-1", 1)
+    controller.asset_changed("MODIFIED", "ns", "shop", "uid-1", 2)
+    assert {key for key, _ in queue.added} == {LOCATION, *JOBS}
+    queue.added.clear()
+    controller.asset_changed("DELETED", "ns", "shop", "uid-1", 2)
+    assert {key for key, _ in queue.added} == {LOCATION, *JOBS}

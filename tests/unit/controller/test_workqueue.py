@@ -1,0 +1,93 @@
+"""The work queue reconciles each object once at a time, coalesces bursts, honours delays, and retries failures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import kopf
+
+from kubeasset.controller.workqueue import ObjectKey, WorkQueue
+from kubeasset.errors import InvalidManifestError, StaleCacheError
+
+KEY = ObjectKey("CodeLocation", "ns", "shop")
+
+
+async def _run_until(queue: WorkQueue, done: asyncio.Event, timeout: float = 5.0) -> None:
+    task = asyncio.create_task(queue.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_burst_of_adds_is_one_reconcile_and_never_two_at_once() -> None:
+    calls: list[float] = []
+    running = 0
+    overlap = False
+    done = asyncio.Event()
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        nonlocal running, overlap
+        running += 1
+        overlap = overlap or running > 1
+        calls.append(time.monotonic())
+        await asyncio.sleep(0.05)
+        if len(calls) == 1:
+            for _ in range(10):  # events arriving while it runs: one more reconcile afterwards
+                queue.add(key)
+        running -= 1
+        if len(calls) == 2:
+            done.set()
+        return None
+
+    async def main() -> None:
+        for _ in range(10):
+            queue.add(KEY)
+        await _run_until(queue, done)
+        await asyncio.sleep(0.1)
+
+    queue = WorkQueue({"CodeLocation": reconcile}, workers=4)
+    asyncio.run(main())
+    assert len(calls) == 2 and not overlap
+
+
+def test_requeue_after_runs_the_key_again_later() -> None:
+    calls: list[float] = []
+    done = asyncio.Event()
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            done.set()
+            return None
+        return 0.2
+
+    queue = WorkQueue({"CodeLocation": reconcile})
+    queue.add(KEY)
+    asyncio.run(_run_until(queue, done))
+    assert calls[1] - calls[0] >= 0.2
+
+
+def test_temporary_failures_are_retried_and_permanent_ones_reported_once() -> None:
+    outcomes: list[Exception | None] = [StaleCacheError("changed"), InvalidManifestError("bad spec")]
+    reported: list[type] = []
+    done = asyncio.Event()
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        error = outcomes.pop(0)
+        if error is not None:
+            raise error
+        return None
+
+    async def on_error(key: ObjectKey, error: kopf.TemporaryError | kopf.PermanentError, attempt: int) -> None:
+        reported.append(type(error))
+        if isinstance(error, kopf.PermanentError):
+            done.set()
+
+    queue = WorkQueue({"CodeLocation": reconcile}, on_error=on_error)
+    queue.add(KEY)
+    asyncio.run(_run_until(queue, done))
+    assert reported == [kopf.TemporaryError, kopf.PermanentError]
+    assert outcomes == []  # the permanent failure was not retried
