@@ -10,6 +10,7 @@ import click
 
 from kubeasset.cli.code_location_options import code_location_options, load
 from kubeasset.cli.progress import ProgressPrinter, render_summary
+from kubeasset.cli.run_commands import parse_tags
 from kubeasset.sdk import materialize as run_materialize
 from kubeasset.selection import CoercibleToAssetSelection
 
@@ -46,7 +47,7 @@ def materialize(
         raise click.UsageError("use --select or --job, not both")
     definitions = load(module_name, working_directory)
     chosen: CoercibleToAssetSelection | None = selection
-    run_tags = _parse_tags(tags)
+    run_tags = parse_tags(tags)
     if job_name is not None:
         job = definitions.get_job(job_name)
         chosen = definitions.resolve_job_assets(job_name)
@@ -66,12 +67,3 @@ def materialize(
     click.echo(render_summary(result))
     return 0 if result.success else EXIT_ASSETS_FAILED
 
-
-def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--tag")
-        tags[key] = value
-    return tags
