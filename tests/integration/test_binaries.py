@@ -97,12 +97,7 @@ def test_kubebuilder_assets_folder_is_used_without_building(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     binaries, _ = built
-    assets = tmp_path / "envtest-assets"
-    assets.mkdir()
-    for name, target in zip(
-        PROGRAMS, (binaries.kube_apiserver, binaries.kube_controller_manager, binaries.etcd), strict=True
-    ):
-        (assets / name).symlink_to(target)
+    assets = _envtest_folder(tmp_path, binaries)
     (assets / KUBECTL).symlink_to(binaries.require_kubectl())
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
     said: list[str] = []
@@ -125,12 +120,7 @@ def test_kubebuilder_assets_folder_without_kubectl_falls_back_to_path_and_says_s
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     binaries, _ = built
-    assets = tmp_path / "envtest-assets"
-    assets.mkdir()
-    for name, target in zip(
-        PROGRAMS, (binaries.kube_apiserver, binaries.kube_controller_manager, binaries.etcd), strict=True
-    ):
-        (assets / name).symlink_to(target)
+    assets = _envtest_folder(tmp_path, binaries)
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
 
     said: list[str] = []
@@ -273,3 +263,14 @@ def test_a_failing_go_command_is_reported_with_its_output_and_log(no_go: Path, t
     assert "full log: " in message
     assert Path(message.rsplit("full log: ", 1)[1].strip()).is_file()
     assert [path.name for path in (no_go / "bin").iterdir() if path.is_dir()] == []  # nothing half-built
+
+
+def _envtest_folder(tmp_path: Path, binaries: ControlPlaneBinaries) -> Path:
+    """A KUBEBUILDER_ASSETS-style folder holding links to the three control-plane programs (no kubectl)."""
+    assets = tmp_path / "envtest-assets"
+    assets.mkdir()
+    for name, target in zip(
+        PROGRAMS, (binaries.kube_apiserver, binaries.kube_controller_manager, binaries.etcd), strict=True
+    ):
+        (assets / name).symlink_to(target)
+    return assets
