@@ -14,6 +14,9 @@ from typing import Any, Final, TypeVar
 
 from kubeasset.api.asset import Asset
 from kubeasset.api.assetjob import AssetJob
+from kubeasset.api.assetrun import AssetRun
+from kubeasset.api.assetschedule import AssetSchedule
+from kubeasset.api.assetsensor import AssetSensor
 from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.resource import KubeResource
 from kubeasset.errors import ControllerError
@@ -28,7 +31,30 @@ JOBS: Final = "kubeasset_assetjobs"
 JOBS_BY_LOCATION: Final = "kubeasset_assetjobs_by_location"
 ASSETS_BY_LOCATION: Final = "kubeasset_assets_by_location"
 DISCOVERY_PODS: Final = "kubeasset_discovery_pods"
-ALL_INDEXES: Final = (LOCATIONS, JOBS, JOBS_BY_LOCATION, ASSETS_BY_LOCATION, DISCOVERY_PODS)
+#: AssetRuns under several keys at once: ("run", namespace, name), ("job", namespace, job),
+#: ("schedule", namespace, schedule), ("sensor", namespace, sensor) (the last two from the run's labels).
+RUNS: Final = "kubeasset_assetruns"
+RUN_PODS: Final = "kubeasset_run_pods"
+SCHEDULES: Final = "kubeasset_assetschedules"
+SENSORS: Final = "kubeasset_assetsensors"
+SENSORS_BY_JOB: Final = "kubeasset_assetsensors_by_job"
+ALL_INDEXES: Final = (
+    LOCATIONS,
+    JOBS,
+    JOBS_BY_LOCATION,
+    ASSETS_BY_LOCATION,
+    DISCOVERY_PODS,
+    RUNS,
+    RUN_PODS,
+    SCHEDULES,
+    SENSORS,
+    SENSORS_BY_JOB,
+)
+#: The first element of a RUNS index key: how the run is related to the name in the key.
+RUN_BY_NAME: Final = "run"
+RUN_BY_JOB: Final = "job"
+RUN_BY_SCHEDULE: Final = "schedule"
+RUN_BY_SENSOR: Final = "sensor"
 
 _R = TypeVar("_R", bound=KubeResource)
 #: kopf's read-only index: key -> a collection of values (one per object).
@@ -48,7 +74,7 @@ class Cache:
             raise ControllerError(f"kopf did not provide the indexes {missing}: the handlers are not registered")
         self._indexes = {name: indexes[name] for name in ALL_INDEXES}
 
-    def _values(self, index: str, key: tuple[str, str]) -> list[Any]:
+    def _values(self, index: str, key: tuple[str, ...]) -> list[Any]:
         found = self._indexes[index].get(key)
         return list(found) if found is not None else []
 
@@ -69,6 +95,35 @@ class Cache:
     def discovery_pods(self, namespace: str, location: str) -> list[dict[str, Any]]:
         """The discovery Pods a CodeLocation of that name owns (any incarnation of it)."""
         return self._values(DISCOVERY_PODS, (namespace, location))
+
+    def run(self, namespace: str, name: str) -> AssetRun | None:
+        return _newest(self._values(RUNS, (RUN_BY_NAME, namespace, name)))
+
+    def runs_of_job(self, namespace: str, job: str) -> list[AssetRun]:
+        """The AssetRuns of the AssetJob ``job`` (``spec.job``), in no particular order."""
+        return self._values(RUNS, (RUN_BY_JOB, namespace, job))
+
+    def runs_of_schedule(self, namespace: str, schedule: str) -> list[AssetRun]:
+        """The AssetRuns labelled ``kubeasset.dev/schedule=<schedule>``."""
+        return self._values(RUNS, (RUN_BY_SCHEDULE, namespace, schedule))
+
+    def runs_of_sensor(self, namespace: str, sensor: str) -> list[AssetRun]:
+        """The AssetRuns labelled ``kubeasset.dev/sensor=<sensor>``."""
+        return self._values(RUNS, (RUN_BY_SENSOR, namespace, sensor))
+
+    def run_pods(self, namespace: str, run: str) -> list[dict[str, Any]]:
+        """The run Pods an AssetRun of that name controls (any incarnation of it)."""
+        return self._values(RUN_PODS, (namespace, run))
+
+    def schedule(self, namespace: str, name: str) -> AssetSchedule | None:
+        return _newest(self._values(SCHEDULES, (namespace, name)))
+
+    def sensor(self, namespace: str, name: str) -> AssetSensor | None:
+        return _newest(self._values(SENSORS, (namespace, name)))
+
+    def sensors_of_job(self, namespace: str, job: str) -> list[str]:
+        """Names of the AssetSensors whose spec.job is ``job``."""
+        return sorted(set(self._values(SENSORS_BY_JOB, (namespace, job))))
 
     def graph(self, namespace: str, location: str, assets: list[Asset]) -> AssetGraph:
         """The location's graph rebuilt from ``assets`` (its Asset objects as :meth:`assets` returned them,

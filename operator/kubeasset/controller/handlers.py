@@ -21,17 +21,28 @@ from kubernetes import client
 
 from kubeasset.api.asset import Asset
 from kubeasset.api.assetjob import AssetJob
+from kubeasset.api.assetrun import AssetRun
+from kubeasset.api.assetschedule import AssetSchedule
+from kubeasset.api.assetsensor import AssetSensor
 from kubeasset.api.base import API_GROUP, API_VERSION
 from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.resource import KubeResource
 from kubeasset.controller import cache
 from kubeasset.controller.runtime import Controller
 from kubeasset.errors import ApiModelError
-from kubeasset.reconcile.naming import COMPONENT_DISCOVERY, COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from kubeasset.reconcile.naming import (
+    COMPONENT_DISCOVERY,
+    COMPONENT_LABEL,
+    COMPONENT_RUN,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+)
+from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
 
 log = logging.getLogger("kubeasset.controller")
 
 _DISCOVERY_LABELS: Final = {MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: COMPONENT_DISCOVERY}
+_RUN_LABELS: Final = {MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: COMPONENT_RUN}
 
 
 def build_registry(controller: Controller, configuration: client.Configuration) -> kopf.OperatorRegistry:
@@ -106,7 +117,71 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
     def discovery_pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         controller.discovery_pod_changed(namespace or "", _owner_name(body, CodeLocation.crd.kind))
 
+    # --- AssetRun ---------------------------------------------------------------------------------------
+
+    @kopf.index(API_GROUP, API_VERSION, "assetruns", id=cache.RUNS, registry=registry)
+    def index_run(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
+        model = _parse(AssetRun, body)
+        return run_index_keys(namespace or "", name, model) if model is not None else {}
+
+    @kopf.on.event(API_GROUP, API_VERSION, "assetruns", id="kubeasset_assetrun_event", registry=registry)
+    def run_event(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> None:
+        model = _parse(AssetRun, body)
+        if model is not None:
+            controller.run_changed(namespace or "", name, model)
+
+    # --- run Pods -------------------------------------------------------------------------------------
+
+    @kopf.index("v1", "pods", labels=_RUN_LABELS, id=cache.RUN_PODS, registry=registry)
+    def index_run_pod(body: kopf.Body, namespace: str | None, **_: Any) -> dict[Any, Any]:
+        run = _owner_name(body, AssetRun.crd.kind)
+        return {(namespace or "", run): copy.deepcopy(dict(body))} if run else {}
+
+    @kopf.on.event("v1", "pods", labels=_RUN_LABELS, id="kubeasset_run_pod_event", registry=registry)
+    def run_pod_event(type: str, body: kopf.Body, namespace: str | None, **_: Any) -> None:  # noqa: A002
+        run = _owner_name(body, AssetRun.crd.kind)
+        controller.run_pod_changed(type, namespace or "", run, copy.deepcopy(dict(body)))
+
+    # --- AssetSchedule --------------------------------------------------------------------------------
+
+    @kopf.index(API_GROUP, API_VERSION, "assetschedules", id=cache.SCHEDULES, registry=registry)
+    def index_schedule(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
+        model = _parse(AssetSchedule, body)
+        return {(namespace or "", name): model} if model is not None else {}
+
+    @kopf.on.event(API_GROUP, API_VERSION, "assetschedules", id="kubeasset_assetschedule_event", registry=registry)
+    def schedule_event(namespace: str | None, name: str, **_: Any) -> None:
+        controller.schedule_changed(namespace or "", name)
+
+    # --- AssetSensor ----------------------------------------------------------------------------------
+
+    @kopf.index(API_GROUP, API_VERSION, "assetsensors", id=cache.SENSORS, registry=registry)
+    def index_sensor(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
+        model = _parse(AssetSensor, body)
+        return {(namespace or "", name): model} if model is not None else {}
+
+    @kopf.index(API_GROUP, API_VERSION, "assetsensors", id=cache.SENSORS_BY_JOB, registry=registry)
+    def index_sensor_by_job(spec: kopf.Spec, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
+        job = spec.get("job")
+        return {(namespace or "", job): name} if job else {}
+
+    @kopf.on.event(API_GROUP, API_VERSION, "assetsensors", id="kubeasset_assetsensor_event", registry=registry)
+    def sensor_event(namespace: str | None, name: str, **_: Any) -> None:
+        controller.sensor_changed(namespace or "", name)
+
     return registry
+
+
+def run_index_keys(namespace: str, name: str, run: AssetRun) -> dict[tuple[str, str, str], AssetRun]:
+    """The keys an AssetRun is found under in the cache (see kubeasset.controller.cache.RUNS)."""
+    keys = {(cache.RUN_BY_NAME, namespace, name): run}
+    if run.spec.job:
+        keys[(cache.RUN_BY_JOB, namespace, run.spec.job)] = run
+    labels = run.metadata.labels or {}
+    for label, relation in ((SCHEDULE_LABEL, cache.RUN_BY_SCHEDULE), (SENSOR_LABEL, cache.RUN_BY_SENSOR)):
+        if labels.get(label):
+            keys[(relation, namespace, labels[label])] = run
+    return keys
 
 
 def connection_info(configuration: client.Configuration) -> kopf.ConnectionInfo:

@@ -12,6 +12,7 @@ resourceVersion-guarded status writes make a second replica redundant rather tha
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -23,11 +24,20 @@ from typing import Final
 import kopf
 
 from kubeasset.controller.asset_job import reconcile_asset_job
+from kubeasset.controller.asset_run import reconcile_asset_run
+from kubeasset.controller.asset_schedule import reconcile_asset_schedule
+from kubeasset.controller.asset_sensor import reconcile_asset_sensor
 from kubeasset.controller.code_location import reconcile_code_location
 from kubeasset.controller.handlers import build_registry
 from kubeasset.controller.kube import KubeIO, load_configuration
-from kubeasset.controller.runtime import ASSET_JOB, CODE_LOCATION, Controller
-from kubeasset.controller.workqueue import ObjectKey
+from kubeasset.controller.runtime import (
+    ASSET_JOB,
+    ASSET_RUN,
+    ASSET_SCHEDULE,
+    ASSET_SENSOR,
+    CODE_LOCATION,
+    Controller,
+)
 from kubeasset.errors import ControllerError
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.naming import MANAGED_BY, MANAGED_BY_LABEL
@@ -87,13 +97,16 @@ async def run_async(
     io = KubeIO(configuration)
     controller = Controller(io, discovery_defaults=options.discovery, workers=options.workers)
 
-    async def location(key: ObjectKey) -> float | None:
-        return await reconcile_code_location(controller, key)
-
-    async def job(key: ObjectKey) -> float | None:
-        return await reconcile_asset_job(controller, key)
-
-    queue = controller.make_queue({CODE_LOCATION: location, ASSET_JOB: job})
+    reconcilers = {
+        CODE_LOCATION: reconcile_code_location,
+        ASSET_JOB: reconcile_asset_job,
+        ASSET_RUN: reconcile_asset_run,
+        ASSET_SCHEDULE: reconcile_asset_schedule,
+        ASSET_SENSOR: reconcile_asset_sensor,
+    }
+    queue = controller.make_queue(
+        {kind: functools.partial(reconcile, controller) for kind, reconcile in reconcilers.items()}
+    )
     queue_task = asyncio.create_task(queue.run(), name="kubeasset-work-queue")
     if on_start is not None:
         on_start(controller)

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import kopf
 
+from kubeasset.api.assetrun import AssetRun
 from kubeasset.api.resource import KubeResource
 from kubeasset.controller.cache import Cache
 from kubeasset.controller.events import EventRecorder
@@ -26,11 +27,15 @@ from kubeasset.controller.workqueue import ObjectKey, Reconcile, WorkQueue
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.discovery_result import DiscoveryResult
 from kubeasset.reconcile.plan_items import Event, EventType
+from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
 
 log = logging.getLogger("kubeasset.controller")
 
 CODE_LOCATION: Final = "CodeLocation"
 ASSET_JOB: Final = "AssetJob"
+ASSET_RUN: Final = "AssetRun"
+ASSET_SCHEDULE: Final = "AssetSchedule"
+ASSET_SENSOR: Final = "AssetSensor"
 #: How long a burst of Asset changes is collected before the jobs they concern are resolved again.
 CATALOG_DEBOUNCE_SECONDS: Final = 1.0
 #: A retry this far off is worth telling the person about at once.
@@ -107,7 +112,8 @@ class Controller:
     def asset_changed(
         self, event_type: str | None, namespace: str, location: str | None, uid: str, generation: int | None
     ) -> None:
-        """An Asset event; only spec changes (new, deleted, another generation) matter to anyone."""
+        """An Asset event: any change concerns the sensors watching its location's jobs; only spec changes
+        (new, deleted, another generation) concern the jobs and the location."""
         if event_type == "DELETED":
             self._asset_generations.pop(uid, None)
             structural, repair = True, True
@@ -119,12 +125,42 @@ class Controller:
             # listed too and reconciled for its own sake.
             structural = event_type is not None and (not known or previous != generation)
             repair = known and previous != generation
-        if not structural or not location:
+        if not location:
             return
-        for job in self.cache.jobs_of(namespace, location):
+        jobs = self.cache.jobs_of(namespace, location)
+        # Sensors watch materializations: a catalog status change (not only a spec change) concerns them.
+        for job in jobs:
+            for sensor in self.cache.sensors_of_job(namespace, job):
+                self._add(ObjectKey(ASSET_SENSOR, namespace, sensor))
+        if not structural:
+            return
+        for job in jobs:
             self._add(ObjectKey(ASSET_JOB, namespace, job), CATALOG_DEBOUNCE_SECONDS)
         if repair:
             self._add(ObjectKey(CODE_LOCATION, namespace, location), CATALOG_DEBOUNCE_SECONDS)
+
+    def run_changed(self, namespace: str, name: str, run: AssetRun) -> None:
+        """A run changed: it, its job (last run, runs waiting for a concurrency slot) and the schedule or
+        sensor that created it look again."""
+        self._add(ObjectKey(ASSET_RUN, namespace, name))
+        if run.spec.job:
+            self._add(ObjectKey(ASSET_JOB, namespace, run.spec.job))
+        labels = run.metadata.labels or {}
+        if labels.get(SCHEDULE_LABEL):
+            self._add(ObjectKey(ASSET_SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
+        if labels.get(SENSOR_LABEL):
+            self._add(ObjectKey(ASSET_SENSOR, namespace, labels[SENSOR_LABEL]))
+
+    def run_pod_changed(self, event_type: str | None, namespace: str, run: str | None, pod: dict[str, Any]) -> None:
+        """A run Pod changed: its AssetRun looks again."""
+        if run:
+            self._add(ObjectKey(ASSET_RUN, namespace, run))
+
+    def schedule_changed(self, namespace: str, name: str) -> None:
+        self._add(ObjectKey(ASSET_SCHEDULE, namespace, name))
+
+    def sensor_changed(self, namespace: str, name: str) -> None:
+        self._add(ObjectKey(ASSET_SENSOR, namespace, name))
 
     # --- failures ---------------------------------------------------------------------------------------
 
@@ -136,13 +172,15 @@ class Controller:
         someone else's object in the way). The Event recorder dedupes repeats."""
         if isinstance(error, kopf.TemporaryError) and attempt < 3 and (error.delay or 0.0) < SLOW_RETRY_SECONDS:
             return
-        resource: KubeResource | None = (
-            self.cache.location(key.namespace, key.name)
-            if key.kind == CODE_LOCATION
-            else self.cache.job(key.namespace, key.name)
-            if key.kind == ASSET_JOB
-            else None
-        )
+        lookups: dict[str, Callable[[str, str], KubeResource | None]] = {
+            CODE_LOCATION: self.cache.location,
+            ASSET_JOB: self.cache.job,
+            ASSET_RUN: self.cache.run,
+            ASSET_SCHEDULE: self.cache.schedule,
+            ASSET_SENSOR: self.cache.sensor,
+        }
+        lookup = lookups.get(key.kind)
+        resource = lookup(key.namespace, key.name) if lookup is not None else None
         if resource is None:
             return
         suffix = "" if isinstance(error, kopf.PermanentError) else f" (attempt {attempt}, retrying)"
