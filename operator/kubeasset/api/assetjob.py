@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from kubeasset.api.base import KubeModel
 from kubeasset.api.common import RunConfig, Tags
 from kubeasset.api.conditions import Conditions
-from kubeasset.api.markers import LIST_ATOMIC
+from kubeasset.api.markers import LIST_ATOMIC, cel, validations
 from kubeasset.api.pod import PodSettings
 from kubeasset.api.resource import (
     AGE_COLUMN,
@@ -20,10 +20,23 @@ from kubeasset.api.resource import (
     reason_column,
 )
 from kubeasset.api.runs import HistoryLimit, RetryPolicy, RunReference
-from kubeasset.api.types import MAX_ASSETS, MAX_NAME_LENGTH, AssetKeyString, ObjectRef, Selection, ShortString
+from kubeasset.api.types import (
+    CODE_JOB_NAME_PATTERN,
+    MAX_ASSETS,
+    MAX_NAME_LENGTH,
+    AssetKeyString,
+    ObjectRef,
+    Selection,
+    ShortString,
+)
 
 #: The longest run timeout: a week; longer work belongs in several assets.
 MAX_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600
+_JOB_FORM_MESSAGE: Final = (
+    "set exactly one of selection (the assets to run) or codeJob (a job defined in the code location's Definitions)"
+)
+#: The name of a job defined in code with ``define_asset_job`` (``sales_job``).
+CodeJobName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=CODE_JOB_NAME_PATTERN)]
 
 
 class AssetJobSpec(KubeModel):
@@ -44,12 +57,22 @@ class AssetJobSpec(KubeModel):
 
     Environment variables of the runs go in ``pod.env`` (merged by name over the code location's),
     so that all Pod settings live in one place with one merge rule.
+
+    A job defined in the code location's ``Definitions`` (``define_asset_job("sales_job", ...)``) is used
+    by name with ``codeJob: sales_job`` instead of ``selection``: its selection follows the code.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(cel("has(self.selection) != has(self.codeJob)", _JOB_FORM_MESSAGE))
+    )
 
     code_location: ObjectRef
     """The CodeLocation whose assets the job runs (same namespace)."""
-    selection: Selection
+    selection: Selection | None = None
     """The assets to run, in the selection language (``group:sales``, ``1+key:top_customers``, ``*``)."""
+    code_job: CodeJobName | None = None
+    """Instead of ``selection``: the name of a job defined in the code location's ``Definitions``
+    (``define_asset_job``), whose selection the job then uses, as discovered."""
     tags: Tags | None = None
     """Tags of every run of the job (a run's own tags win on conflict)."""
     config: RunConfig | None = None
@@ -71,6 +94,12 @@ class AssetJobSpec(KubeModel):
     failed_runs_history_limit: HistoryLimit = 10
     """How many finished failed or canceled runs of the job to keep, whatever created them."""
 
+    @model_validator(mode="after")
+    def _one_form(self) -> AssetJobSpec:
+        if (self.selection is None) == (self.code_job is None):
+            raise ValueError(_JOB_FORM_MESSAGE)
+        return self
+
 
 class AssetJobStatus(KubeModel):
     """The job's resolved asset list. ``Ready`` is False when the code location is not ready, the
@@ -80,9 +109,7 @@ class AssetJobStatus(KubeModel):
     """The metadata.generation the status describes."""
     conditions: Conditions = Field(default_factory=list)
     """Ready: the selection resolved to at least one asset of a ready code location."""
-    assets: (
-        Annotated[list[AssetKeyString], Field(max_length=MAX_ASSETS, json_schema_extra=LIST_ATOMIC)] | None
-    ) = None
+    assets: Annotated[list[AssetKeyString], Field(max_length=MAX_ASSETS, json_schema_extra=LIST_ATOMIC)] | None = None
     """The selected asset keys, dependencies first (the order runs execute them in)."""
     asset_count: Annotated[int, Field(ge=0)] | None = None
     """How many assets the selection resolved to."""
@@ -110,9 +137,7 @@ class AssetJob(KubeResource):
             ready_column(),
             reason_column(),
             PrinterColumn("Last Run", ".status.lastRun.name", description="Most recent run"),
-            PrinterColumn(
-                "Last Phase", ".status.lastRun.phase", description="Phase of the last run", priority=1
-            ),
+            PrinterColumn("Last Phase", ".status.lastRun.phase", description="Phase of the last run", priority=1),
             AGE_COLUMN,
         ),
     )

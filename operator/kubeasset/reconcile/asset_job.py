@@ -61,7 +61,7 @@ def plan_asset_job(
     (``catalog.graph_from_assets``; None when there is none or it is incomplete).
 
     ``code_jobs`` are the jobs defined in code (``location.status.jobs`` when None); a job that refers to
-    one (``spec.codeJob``, when the API has it) uses its selection. Ready is True with the keys in
+    one (``spec.codeJob``) uses its selection. Ready is True with the keys in
     topological order, or False with reason InvalidSelection (the parser's message, column and caret),
     EmptySelection, TooManyAssets, CodeLocationNotFound, UnknownCodeJob or WaitingForCodeLocation (the
     location was never discovered; a location whose last refresh failed still has its last graph, and
@@ -107,8 +107,8 @@ def plan_asset_job(
             requeue=WAIT_REQUEUE_SECONDS,
         )
 
-    selection, source = job.spec.selection, "spec.selection"
-    code_job_name = _code_job_reference(job)
+    selection, source = job.spec.selection or "", "spec.selection"
+    code_job_name = job.spec.code_job
     if code_job_name is not None:
         jobs = code_jobs if code_jobs is not None else (location.status.jobs if location.status else None) or []
         code_job = next((item for item in jobs if item.name == code_job_name), None)
@@ -146,13 +146,6 @@ def plan_asset_job(
     if ready is not None and ready.status != ConditionStatus.TRUE:
         message += f" (resolved against its last discovered graph; the code location is not Ready: {ready.reason})"
     return outcome(RESOLVED, message, keys)
-
-
-def _code_job_reference(job: AssetJob) -> str | None:
-    """The name of the job defined in code that ``job`` mirrors. The AssetJob API has no field for it
-    yet (``spec.codeJob`` is proposed); until it does, this is None and ``spec.selection`` is used."""
-    name = getattr(job.spec, "code_job", None)
-    return name if isinstance(name, str) and name else None
 
 
 def _waiting_message(location: CodeLocation, *, has_graph_hash: bool) -> str:

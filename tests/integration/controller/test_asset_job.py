@@ -69,3 +69,21 @@ def test_a_bad_selection_is_not_ready_with_the_parsers_column(
 
     events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=broken").items
     assert any(e.type == "Warning" and e.reason == "InvalidSelection" and "column 18" in e.message for e in events)
+
+
+def test_a_job_defined_in_code_is_usable_by_name(
+    custom: client.CustomObjectsApi, core: client.CoreV1Api, namespace: str
+) -> None:
+    create(custom, namespace, code_location("shop", "shop"))
+    mirror = asset_job("sales", "shop", "unused")
+    mirror["spec"] = {"codeLocation": "shop", "codeJob": "sales_job"}
+    create(custom, namespace, mirror)
+    job = wait_for_condition(custom, namespace, "assetjobs", "sales", "True", reason="Resolved", timeout=90)
+    assert job["status"]["assets"] == _example_selection("group:sales")  # sales_job's selection in examples/shop
+
+    unknown = asset_job("nightly", "shop", "unused")
+    unknown["spec"] = {"codeLocation": "shop", "codeJob": "nightly_job"}
+    create(custom, namespace, unknown)
+    job = wait_for_condition(custom, namespace, "assetjobs", "nightly", "False", reason="UnknownCodeJob", timeout=30)
+    message = condition(job)["message"]  # type: ignore[index]
+    assert "nightly_job" in message and "marketing_job, sales_job" in message

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from kubeasset.api import (
+    AssetJobSpec,
     AssetRun,
     AssetRunSpec,
     AssetSchedule,
@@ -191,6 +192,26 @@ def test_run_form_is_checked_identically_by_model_and_schema(spec: dict[str, Any
     else:
         with pytest.raises(ValidationError, match="exactly one of job|needs a selection"):
             AssetRunSpec.model_validate(spec)
+
+
+
+JOB_SPECS = [
+    ({"codeLocation": "shop", "selection": "group:sales"}, True),
+    ({"codeLocation": "shop", "codeJob": "sales_job"}, True),
+    ({"codeLocation": "shop", "selection": "*", "codeJob": "sales_job"}, False),
+    ({"codeLocation": "shop"}, False),
+]
+
+
+@pytest.mark.parametrize(("spec", "valid"), JOB_SPECS)
+def test_job_takes_a_selection_or_a_job_defined_in_code(spec: dict[str, Any], valid: bool) -> None:
+    schema = crd_schema("AssetJob")["properties"]["spec"]
+    assert (cel_violations(schema, apply_defaults(schema, spec)) == []) is valid
+    if valid:
+        AssetJobSpec.model_validate(spec)
+    else:
+        with pytest.raises(ValidationError, match="exactly one of selection .* or codeJob"):
+            AssetJobSpec.model_validate(spec)
 
 
 TRIGGERS = [
