@@ -83,7 +83,11 @@ def test_example_jobs_mirror_the_jobs_defined_in_code(resources: list[KubeResour
     assert sorted(job.metadata.name or "" for job in jobs) == ["marketing-job", "sales-job"]
     for job in jobs:
         code_job = (job.metadata.name or "").replace("-", "_")
-        assert resolve_selection(job.spec.selection, graph) == shop.defs.resolve_job_assets(code_job)
+        if job.spec.code_job is not None:  # used by name: it must name a job the code defines
+            assert job.spec.code_job == code_job
+            shop.defs.resolve_job_assets(code_job)
+        else:
+            assert resolve_selection(job.spec.selection, graph) == shop.defs.resolve_job_assets(code_job)
 
 
 def test_example_selections_parse_and_select_assets(resources: list[KubeResource], shop: Any) -> None:
