@@ -186,3 +186,8 @@ class KubernetesAccessError(KubeassetError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LeadershipLostError(ControllerError):
+    """This controller replica no longer holds the leader-election Lease (someone else took it, or it could not
+    be renewed in time); it stops acting, and its process exits so Kubernetes restarts it as a standby."""

@@ -16,6 +16,10 @@ import pytest
 import yaml
 from kubernetes import client
 
+from kubeasset.cluster.control_plane import ControlPlane
+from kubeasset.cluster.kubelet import LocalKubelet
+from kubeasset.controller.operator import ControllerOptions, ControllerThread
+from kubeasset.reconcile.discovery import DiscoveryDefaults
 from tests.integration.conftest import eventually
 
 GROUP, VERSION = "kubeasset.dev", "v1alpha1"
@@ -353,3 +357,113 @@ def test_ctrl_c_while_waiting_leaves_the_run_and_says_how_to_follow_or_cancel_it
         as_dict(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "assetruns", "int-1"))["spec"]["cancel"]
         is False
     )
+
+
+# --- end to end: with the controller and a kubelet ------------------------------------------------------
+
+CLI_NODE = "kubeasset-run-cli-tests"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RUN_CODE = Path(__file__).resolve().parent / "controller" / "run_code"
+
+
+@pytest.fixture
+def live_cluster(
+    control_plane: ControlPlane, kubeconfig: Path, crds: list[dict[str, Any]], namespace: str, tmp_path: Path
+) -> Iterator[None]:
+    """A kubelet on a node of this module's own and a controller watching only the test's namespace (the
+    other tests of this module play the controller themselves)."""
+    options = ControllerOptions(
+        namespaces=[namespace], kubeconfig=kubeconfig, discovery=DiscoveryDefaults(poll_seconds=1.0, retry_seconds=5.0)
+    )
+    with (
+        LocalKubelet(control_plane.admin.kubeconfig, tmp_path / "kubelet", CLI_NODE, restart_backoff_seconds=0.5),
+        ControllerThread(options),
+    ):
+        yield
+
+
+def _location(name: str, module: str, folder: Path, storage: Path) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CodeLocation",
+        "metadata": {"name": name},
+        "spec": {
+            "image": "kubeasset-example:test",
+            "module": module,
+            "workingDirectory": str(folder),
+            "storage": {"url": str(storage)},
+            "pod": {"nodeSelector": {"kubernetes.io/hostname": CLI_NODE}},
+        },
+    }
+
+
+def test_launch_wait_follows_a_real_run_to_success_and_exits_1_for_a_failing_job(
+    custom: client.CustomObjectsApi, namespace: str, job: str, kubeconfig: Path, tmp_path: Path, live_cluster: None
+) -> None:
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "codelocations", _location("shop", "shop", EXAMPLES, tmp_path / "storage")
+    )
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "codelocations", _location("cases", "run_cases", RUN_CODE, tmp_path / "storage")
+    )
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "assetjobs",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "AssetJob",
+            "metadata": {"name": "failing-job"},
+            "spec": {"codeLocation": "cases", "selection": "group:failing"},
+        },
+    )
+
+    def jobs_ready() -> bool:
+        listed = as_dict(custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "assetjobs"))["items"]
+        return len(listed) == 2 and all(
+            any(
+                c["type"] == "Ready" and c["status"] == "True" for c in (item.get("status") or {}).get("conditions", [])
+            )
+            for item in listed
+        )
+
+    eventually(jobs_ready, "both AssetJobs Ready", timeout=90)
+    base = ("-n", namespace, "--kubeconfig", str(kubeconfig), "--wait", "--timeout", "90")
+
+    good = subprocess.run(
+        kubeasset_argv("launch", job, "--name", "real-1", *base),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment(),
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    lines = good.stdout.splitlines()
+    assert lines[0] == "real-1"
+    for key in ("cleaned_orders", "daily_revenue", "customer_lifetime_value", "top_customers"):
+        assert any(line.startswith(f"  materialized  {key} in ") for line in lines), lines
+    assert any(line.startswith("run real-1 succeeded: 6 materialized, 0 failed, 0 skipped of 6") for line in lines), (
+        lines
+    )
+
+    bad = subprocess.run(
+        kubeasset_argv("launch", "failing-job", "--name", "real-2", *base),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment(),
+    )
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert any(
+        line.startswith("  failed        report in ") and "no template" in line for line in bad.stdout.splitlines()
+    )
+    assert any(line.startswith("run real-2 FAILED:") for line in bad.stdout.splitlines()), bad.stdout
+
+    listed = kubeasset("runs", "-n", namespace, "--kubeconfig", str(kubeconfig))
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1:4] for line in listed.stdout.splitlines()[1:]}
+    assert rows["real-1"] == [job, "Succeeded", "6/6"]
+    assert rows["real-2"][:2] == ["failing-job", "Failed"]

@@ -22,8 +22,27 @@ def controller() -> None:
     envvar="KUBECONFIG",
     help="Kubeconfig file; default: in-cluster credentials, else $KUBECONFIG or ~/.kube/config.",
 )
-def run_command(namespaces: tuple[str, ...], all_namespaces: bool, kubeconfig: Path | None) -> None:
-    """Reconcile CodeLocations, the Asset catalog and AssetJobs until Ctrl-C.
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=True,
+    show_default=True,
+    help="Act only while holding the leader-election Lease, so replicas never both act.",
+)
+@click.option(
+    "--leader-election-namespace",
+    help="Namespace of the Lease; default: the controller Pod's own namespace, else 'default'.",
+)
+@click.option("--leader-election-id", default="kubeasset-controller", show_default=True, help="Name of the Lease.")
+def run_command(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    kubeconfig: Path | None,
+    leader_elect: bool,
+    leader_election_namespace: str | None,
+    leader_election_id: str,
+) -> None:
+    """Reconcile CodeLocations, the Asset catalog and AssetJobs until Ctrl-C. With several replicas one acts,
+    the others stand by on a Lease (leader election) and take over when it goes.
 
     Example: kubeasset controller run -n shop --kubeconfig ~/.kube/kubeasset
     """
@@ -32,4 +51,12 @@ def run_command(namespaces: tuple[str, ...], all_namespaces: bool, kubeconfig: P
     from kubeasset.controller.operator import configure_logging, main_options, run
 
     configure_logging()
-    run(main_options(namespaces, all_namespaces, kubeconfig))
+    options = main_options(
+        namespaces,
+        all_namespaces,
+        kubeconfig,
+        leader_election=leader_elect,
+        leader_election_namespace=leader_election_namespace,
+        lease_name=leader_election_id,
+    )
+    run(options)

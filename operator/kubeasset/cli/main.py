@@ -11,6 +11,7 @@ from kubeasset.cli.cluster_commands import cluster
 from kubeasset.cli.code_location_commands import describe, select
 from kubeasset.cli.controller_commands import controller
 from kubeasset.cli.crds_command import crds
+from kubeasset.cli.dev_command import dev
 from kubeasset.cli.materialize_command import materialize
 from kubeasset.cli.run_commands import launch, runs
 from kubeasset.cli.schedule_commands import schedule
@@ -39,6 +40,7 @@ cli.add_command(schedule)
 cli.add_command(controller)
 cli.add_command(launch)
 cli.add_command(runs)
+cli.add_command(dev)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,8 @@ async def reconcile_asset_job(controller: Controller, key: ObjectKey) -> float |
             graph = await asyncio.to_thread(controller.cache.graph, key.namespace, job.spec.code_location, assets)
         except (GraphError, InvalidAssetKeyError):
             graph = None  # the catalog is being written or was damaged: the plan waits for the location
-    plan = plan_asset_job(job, location, graph, None, controller.now())
+    runs = controller.cache.runs_of_job(key.namespace, key.name)
+    plan = plan_asset_job(job, location, graph, None, controller.now(), runs=runs)
     metadata = {
         "namespace": job.metadata.namespace,
         "name": job.metadata.name,

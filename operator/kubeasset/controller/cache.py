@@ -38,6 +38,7 @@ RUN_PODS: Final = "kubeasset_run_pods"
 SCHEDULES: Final = "kubeasset_assetschedules"
 SENSORS: Final = "kubeasset_assetsensors"
 SENSORS_BY_JOB: Final = "kubeasset_assetsensors_by_job"
+SCHEDULES_BY_JOB: Final = "kubeasset_assetschedules_by_job"
 ALL_INDEXES: Final = (
     LOCATIONS,
     JOBS,
@@ -49,6 +50,7 @@ ALL_INDEXES: Final = (
     SCHEDULES,
     SENSORS,
     SENSORS_BY_JOB,
+    SCHEDULES_BY_JOB,
 )
 #: The first element of a RUNS index key: how the run is related to the name in the key.
 RUN_BY_NAME: Final = "run"
@@ -120,6 +122,10 @@ class Cache:
 
     def sensor(self, namespace: str, name: str) -> AssetSensor | None:
         return _newest(self._values(SENSORS, (namespace, name)))
+
+    def schedules_of_job(self, namespace: str, job: str) -> list[str]:
+        """Names of the AssetSchedules whose spec.job is ``job``."""
+        return sorted(set(self._values(SCHEDULES_BY_JOB, (namespace, job))))
 
     def sensors_of_job(self, namespace: str, job: str) -> list[str]:
         """Names of the AssetSensors whose spec.job is ``job``."""

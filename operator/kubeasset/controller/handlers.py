@@ -5,6 +5,9 @@ Only event handlers and indexes, on purpose: they keep no state on the objects (
 no progress in status, no finalizer), so kubeasset does not litter users' objects or fight GitOps
 tools. What kopf's timers and daemons would do (looking again later) is the work queue's delayed add.
 
+Every event handler is ``async``: kopf runs plain functions in a thread pool, and routing touches the work
+queue and the run log followers, which belong to the event loop (not thread-safe).
+
 Costs per object, for every kind: one watch per kind (namespace-wide or cluster-wide), an index entry
 (the parsed model), and per watch event one index update plus a few dictionary operations.
 """
@@ -67,7 +70,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", name): model} if model is not None else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "codelocations", id="kubeasset_codelocation_event", registry=registry)
-    def location_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def location_event(namespace: str | None, name: str, **_: Any) -> None:
         controller.location_changed(namespace or "", name)
 
     # --- AssetJob -------------------------------------------------------------------------------------
@@ -83,7 +86,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", location): name} if location else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assetjobs", id="kubeasset_assetjob_event", registry=registry)
-    def job_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def job_event(namespace: str | None, name: str, **_: Any) -> None:
         controller.job_changed(namespace or "", name)
 
     # --- Asset (the catalog) --------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", model.spec.code_location): model} if model is not None else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assets", id="kubeasset_asset_event", registry=registry)
-    def asset_event(
+    async def asset_event(
         type: str,
         body: kopf.Body,
         namespace: str | None,
@@ -114,7 +117,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", location): copy.deepcopy(dict(body))} if location else {}
 
     @kopf.on.event("v1", "pods", labels=_DISCOVERY_LABELS, id="kubeasset_discovery_pod_event", registry=registry)
-    def discovery_pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    async def discovery_pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
         controller.discovery_pod_changed(namespace or "", _owner_name(body, CodeLocation.crd.kind))
 
     # --- AssetRun ---------------------------------------------------------------------------------------
@@ -125,10 +128,10 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return run_index_keys(namespace or "", name, model) if model is not None else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assetruns", id="kubeasset_assetrun_event", registry=registry)
-    def run_event(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> None:
+    async def run_event(type: str, body: kopf.Body, namespace: str | None, name: str, **_: Any) -> None:  # noqa: A002
         model = _parse(AssetRun, body)
         if model is not None:
-            controller.run_changed(namespace or "", name, model)
+            controller.run_changed(namespace or "", name, model, event_type=type)
 
     # --- run Pods -------------------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", run): copy.deepcopy(dict(body))} if run else {}
 
     @kopf.on.event("v1", "pods", labels=_RUN_LABELS, id="kubeasset_run_pod_event", registry=registry)
-    def run_pod_event(type: str, body: kopf.Body, namespace: str | None, **_: Any) -> None:  # noqa: A002
+    async def run_pod_event(type: str, body: kopf.Body, namespace: str | None, **_: Any) -> None:  # noqa: A002
         run = _owner_name(body, AssetRun.crd.kind)
         controller.run_pod_changed(type, namespace or "", run, copy.deepcopy(dict(body)))
 
@@ -149,8 +152,13 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         model = _parse(AssetSchedule, body)
         return {(namespace or "", name): model} if model is not None else {}
 
+    @kopf.index(API_GROUP, API_VERSION, "assetschedules", id=cache.SCHEDULES_BY_JOB, registry=registry)
+    def index_schedule_by_job(spec: kopf.Spec, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
+        job = spec.get("job")
+        return {(namespace or "", job): name} if job else {}
+
     @kopf.on.event(API_GROUP, API_VERSION, "assetschedules", id="kubeasset_assetschedule_event", registry=registry)
-    def schedule_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def schedule_event(namespace: str | None, name: str, **_: Any) -> None:
         controller.schedule_changed(namespace or "", name)
 
     # --- AssetSensor ----------------------------------------------------------------------------------
@@ -166,7 +174,7 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", job): name} if job else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assetsensors", id="kubeasset_assetsensor_event", registry=registry)
-    def sensor_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def sensor_event(namespace: str | None, name: str, **_: Any) -> None:
         controller.sensor_changed(namespace or "", name)
 
     return registry

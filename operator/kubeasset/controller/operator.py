@@ -3,25 +3,29 @@ beside kopf's watches, and two ways to run it: :func:`run` in the foreground (``
 kubeasset.controller``, ``kubeasset controller run``) and :class:`ControllerThread` in the background of
 another program (the tests, ``kubeasset dev``).
 
-One replica is active at a time. kopf's peering needs a cluster-wide KopfPeering CRD of its own and only
-pauses a second operator; it is off (``standalone``) until leader election on a coordination.k8s.io Lease
-is added. Meanwhile deterministic names (one discovery Pod per input, Asset names from keys) and
-resourceVersion-guarded status writes make a second replica redundant rather than harmful.
+One replica is active at a time: with ``leader_election`` on (the command line's default) a replica first
+acquires a coordination.k8s.io Lease (:mod:`kubeasset.controller.leader`) and only then starts its work queue
+and kopf's watches; it stops, and :func:`run_async` raises LeadershipLostError, when it loses the Lease. kopf's
+own peering (a cluster-wide KopfPeering CRD, pausing only) stays off (``standalone``). Besides, deterministic
+names and resourceVersion-guarded status writes make a second active replica redundant rather than harmful.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 import kopf
+from kubernetes import client
 
 from kubeasset.controller.asset_job import reconcile_asset_job
 from kubeasset.controller.asset_run import reconcile_asset_run
@@ -30,6 +34,7 @@ from kubeasset.controller.asset_sensor import reconcile_asset_sensor
 from kubeasset.controller.code_location import reconcile_code_location
 from kubeasset.controller.handlers import build_registry
 from kubeasset.controller.kube import KubeIO, load_configuration
+from kubeasset.controller.leader import DEFAULT_LEASE_NAME, LeaderElector, default_namespace, run_while_leading
 from kubeasset.controller.runtime import (
     ASSET_JOB,
     ASSET_RUN,
@@ -40,7 +45,9 @@ from kubeasset.controller.runtime import (
 )
 from kubeasset.errors import ControllerError
 from kubeasset.reconcile.discovery import DiscoveryDefaults
+from kubeasset.reconcile.leader_lease import LeaseTiming
 from kubeasset.reconcile.naming import MANAGED_BY, MANAGED_BY_LABEL
+from kubeasset.reconcile.run_pod import RunPodDefaults
 
 log = logging.getLogger("kubeasset.controller")
 
@@ -56,13 +63,24 @@ class ControllerOptions:
     """What to watch and how to reach the API server.
 
     ``namespaces`` empty means every namespace (cluster-wide). ``kubeconfig`` None: in-cluster, else the
-    default kubeconfig.
+    default kubeconfig. ``leader_election``: act only while holding the Lease ``lease_name`` in
+    ``leader_election_namespace``; off here (in-process embeddings such as the tests run several controllers
+    on purpose), on by default on the command line, where replicas are Pods of one Deployment.
     """
 
     namespaces: Sequence[str] = ()
     kubeconfig: Path | None = None
     workers: int = 8
     discovery: DiscoveryDefaults = field(default_factory=DiscoveryDefaults)
+    #: Controller-wide defaults of run Pods (resources, service account, timeouts; Helm values).
+    run_pods: RunPodDefaults = field(default_factory=RunPodDefaults)
+    leader_election: bool = False
+    leader_election_namespace: str = "default"
+    lease_name: str = DEFAULT_LEASE_NAME
+    lease_timing: LeaseTiming = field(default_factory=LeaseTiming)
+    #: The controller's wall clock (aware UTC); None: the real one. Tests shift it to play a controller that
+    #: was down for a while (schedules' catch-up) without waiting for the ticks.
+    clock: Callable[[], datetime] | None = None
 
 
 def configure(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
@@ -92,10 +110,21 @@ async def run_async(
     on_start: Callable[[Controller], None] | None = None,
 ) -> None:
     """Run the controller until ``stop_flag`` is set (or SIGINT/SIGTERM in the main thread); ``on_start``
-    is handed the Controller (its queue and cache) before kopf starts."""
+    is handed the Controller (its queue and cache) before kopf starts. With leader election, stand by until
+    leading (returns when stopped meanwhile), and raise LeadershipLostError when the Lease is lost."""
     configuration = load_configuration(options.kubeconfig)
+    elector = _leader_elector(configuration, options)
+    if elector is not None and not await elector.acquire(stop_flag):
+        elector.io.close()
+        return  # stopped while standing by: nothing was started
     io = KubeIO(configuration)
-    controller = Controller(io, discovery_defaults=options.discovery, workers=options.workers)
+    controller = Controller(
+        io,
+        discovery_defaults=options.discovery,
+        workers=options.workers,
+        clock=options.clock,
+        run_pod_defaults=options.run_pods,
+    )
 
     reconcilers = {
         CODE_LOCATION: reconcile_code_location,
@@ -111,18 +140,35 @@ async def run_async(
     if on_start is not None:
         on_start(controller)
     try:
-        await kopf.operator(
-            registry=build_registry(controller, configuration),
-            settings=configure(kopf.OperatorSettings()),
-            clusterwide=not options.namespaces,
-            namespaces=list(options.namespaces),
+        await run_while_leading(
+            elector,
+            lambda flag: kopf.operator(
+                registry=build_registry(controller, configuration),
+                settings=configure(kopf.OperatorSettings()),
+                clusterwide=not options.namespaces,
+                namespaces=list(options.namespaces),
+                stop_flag=flag,
+                ready_flag=ready_flag,
+            ),
             stop_flag=stop_flag,
-            ready_flag=ready_flag,
+            on_lost=queue_task.cancel,
         )
     finally:
         queue_task.cancel()
         await asyncio.gather(queue_task, return_exceptions=True)
+        await controller.run_logs.close()
+        if elector is not None:  # only now that nothing acts any more
+            await elector.release()
+            elector.io.close()
         io.close()
+
+
+def _leader_elector(configuration: client.Configuration, options: ControllerOptions) -> LeaderElector | None:
+    """The elector, on a connection pool of its own: a renewal never queues behind the reconcilers' calls."""
+    if not options.leader_election:
+        return None
+    io = KubeIO(copy.deepcopy(configuration), max_concurrent_calls=2)
+    return LeaderElector(io, options.leader_election_namespace, options.lease_name, timing=options.lease_timing)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -134,7 +180,10 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def run(options: ControllerOptions) -> None:
     """Run the controller in the foreground until SIGINT/SIGTERM."""
-    asyncio.run(run_async(options))
+    try:
+        asyncio.run(run_async(options))
+    except KeyboardInterrupt:  # Ctrl-C while standing by; once leading, kopf's signal handler stops it
+        log.info("stopped while standing by")
 
 
 class ControllerThread:
@@ -199,9 +248,24 @@ class ControllerThread:
         self.stop()
 
 
-def main_options(namespaces: Sequence[str], all_namespaces: bool, kubeconfig: Path | None) -> ControllerOptions:
+def main_options(
+    namespaces: Sequence[str],
+    all_namespaces: bool,
+    kubeconfig: Path | None,
+    *,
+    leader_election: bool = True,
+    leader_election_namespace: str | None = None,
+    lease_name: str = DEFAULT_LEASE_NAME,
+) -> ControllerOptions:
     """Options from the command line's flags (shared by ``python -m`` and the click command); neither
-    flag means every namespace."""
+    flag means every namespace. Leader election is on; its Lease lives in the controller Pod's namespace
+    (``default`` outside a cluster) unless ``leader_election_namespace`` is given."""
     if namespaces and all_namespaces:
         raise ControllerError("use either --namespace (one or more) or --all-namespaces, not both")
-    return ControllerOptions(namespaces=tuple(namespaces), kubeconfig=kubeconfig)
+    return ControllerOptions(
+        namespaces=tuple(namespaces),
+        kubeconfig=kubeconfig,
+        leader_election=leader_election,
+        leader_election_namespace=leader_election_namespace or default_namespace(),
+        lease_name=lease_name,
+    )

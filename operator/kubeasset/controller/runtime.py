@@ -19,14 +19,20 @@ from typing import Any, Final
 import kopf
 
 from kubeasset.api.assetrun import AssetRun
+from kubeasset.api.conditions import SUCCEEDED, find_condition
 from kubeasset.api.resource import KubeResource
+from kubeasset.api.runs import RunPhase
 from kubeasset.controller.cache import Cache
 from kubeasset.controller.events import EventRecorder
 from kubeasset.controller.kube import KubeIO
+from kubeasset.controller.run_logs import RunLogs
+from kubeasset.controller.run_memory import RunMemory, WrittenObjects
 from kubeasset.controller.workqueue import ObjectKey, Reconcile, WorkQueue
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.discovery_result import DiscoveryResult
 from kubeasset.reconcile.plan_items import Event, EventType
+from kubeasset.reconcile.run_pod import RunPodDefaults
+from kubeasset.reconcile.run_queue import WAITING_FOR_CONCURRENCY
 from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
 
 log = logging.getLogger("kubeasset.controller")
@@ -73,6 +79,7 @@ class Controller:
         discovery_defaults: DiscoveryDefaults | None = None,
         clock: Callable[[], datetime] | None = None,
         workers: int = 8,
+        run_pod_defaults: RunPodDefaults | None = None,
     ) -> None:
         self.io = io
         self.events = EventRecorder(io)
@@ -83,6 +90,11 @@ class Controller:
         self._workers = workers
         self._asset_generations: dict[str, int | None] = {}
         self.queue: WorkQueue | None = None
+        #: AssetRuns: controller-wide run Pod defaults, live log followers, per-run memory, own writes.
+        self.run_pod_defaults = run_pod_defaults or RunPodDefaults()
+        self.run_logs = RunLogs(io, self._wake_run)
+        self.run_memory: dict[tuple[str, str], RunMemory] = {}
+        self.written = WrittenObjects()
 
     def now(self) -> datetime:
         return self._clock()
@@ -103,7 +115,13 @@ class Controller:
             self._add(ObjectKey(ASSET_JOB, namespace, job))
 
     def job_changed(self, namespace: str, name: str) -> None:
+        """A job changed: it, and the schedules and sensors that start it (readiness: Ready=False while
+        the job is missing or not ready; ticks held back meanwhile start once it is)."""
         self._add(ObjectKey(ASSET_JOB, namespace, name))
+        for schedule in self.cache.schedules_of_job(namespace, name):
+            self._add(ObjectKey(ASSET_SCHEDULE, namespace, schedule))
+        for sensor in self.cache.sensors_of_job(namespace, name):
+            self._add(ObjectKey(ASSET_SENSOR, namespace, sensor))
 
     def discovery_pod_changed(self, namespace: str, location: str | None) -> None:
         if location:
@@ -139,12 +157,18 @@ class Controller:
         if repair:
             self._add(ObjectKey(CODE_LOCATION, namespace, location), CATALOG_DEBOUNCE_SECONDS)
 
-    def run_changed(self, namespace: str, name: str, run: AssetRun) -> None:
+    def run_changed(self, namespace: str, name: str, run: AssetRun, event_type: str | None = None) -> None:
         """A run changed: it, its job (last run, runs waiting for a concurrency slot) and the schedule or
-        sensor that created it look again."""
+        sensor that created it look again. A run that finished or is deleted frees a concurrency slot: the
+        job's runs waiting for one look again."""
         self._add(ObjectKey(ASSET_RUN, namespace, name))
         if run.spec.job:
             self._add(ObjectKey(ASSET_JOB, namespace, run.spec.job))
+            phase = run.status.phase if run.status else None
+            if event_type == "DELETED" or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished):
+                for sibling in self.cache.runs_of_job(namespace, run.spec.job):
+                    if sibling.metadata.name != name and _waiting_for_slot(sibling):
+                        self._add(ObjectKey(ASSET_RUN, namespace, sibling.metadata.name or ""))
         labels = run.metadata.labels or {}
         if labels.get(SCHEDULE_LABEL):
             self._add(ObjectKey(ASSET_SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
@@ -152,9 +176,19 @@ class Controller:
             self._add(ObjectKey(ASSET_SENSOR, namespace, labels[SENSOR_LABEL]))
 
     def run_pod_changed(self, event_type: str | None, namespace: str, run: str | None, pod: dict[str, Any]) -> None:
-        """A run Pod changed: its AssetRun looks again."""
+        """A run Pod changed: its AssetRun looks again, and its log follower learns of it (a Pod whose
+        container started is followed, unless its run is already final)."""
+        self.run_logs.pod_changed(event_type, pod)
         if run:
+            found = self.cache.run(namespace, run)
+            phase = found.status.phase if found is not None and found.status else None
+            if event_type != "DELETED" and not (phase and phase.is_finished):
+                self.run_logs.follow(pod, run)
             self._add(ObjectKey(ASSET_RUN, namespace, run))
+
+    def _wake_run(self, namespace: str, name: str, delay: float) -> None:
+        if self.queue is not None:
+            self.queue.add(ObjectKey(ASSET_RUN, namespace, name), delay)
 
     def schedule_changed(self, namespace: str, name: str) -> None:
         self._add(ObjectKey(ASSET_SCHEDULE, namespace, name))
@@ -185,6 +219,15 @@ class Controller:
             return
         suffix = "" if isinstance(error, kopf.PermanentError) else f" (attempt {attempt}, retrying)"
         await self.events.record(involved(resource), Event(EventType.WARNING, RECONCILE_FAILED, f"{error}{suffix}"))
+
+
+def _waiting_for_slot(run: AssetRun) -> bool:
+    """A Pending run waiting for a free slot of its job's maxConcurrentRuns."""
+    status = run.status
+    if status is None or status.phase != RunPhase.PENDING:
+        return False
+    condition = find_condition(status.conditions, SUCCEEDED)
+    return condition is not None and condition.reason == WAITING_FOR_CONCURRENCY
 
 
 def involved(resource: KubeResource) -> dict[str, Any]:

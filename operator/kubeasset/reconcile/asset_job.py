@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from kubeasset.api.assetjob import AssetJob, AssetJobStatus
+from kubeasset.api.assetrun import AssetRun
 from kubeasset.api.codelocation import CodeJob, CodeLocation
 from kubeasset.api.conditions import READY, ConditionStatus, find_condition, set_condition
+from kubeasset.api.runs import RunReference
 from kubeasset.api.types import MAX_ASSETS
 from kubeasset.errors import SelectionError
 from kubeasset.graph import AssetGraph, AssetKey
 from kubeasset.reconcile.plan_items import Event, EventType
+from kubeasset.reconcile.trigger_runs import run_reference
 from kubeasset.selection import resolve_selection
 
 # Ready reasons of an AssetJob.
@@ -38,6 +41,7 @@ UNKNOWN_CODE_JOB: Final = "UnknownCodeJob"
 MAX_RESOLVED_KEY_CHARS: Final = 512 * 1024
 #: How often a job waiting for its code location looks again (location changes also trigger it).
 WAIT_REQUEUE_SECONDS: Final = 30.0
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ def plan_asset_job(
     graph: AssetGraph | None,
     code_jobs: Sequence[CodeJob] | None,
     now: datetime,
+    *,
+    runs: Sequence[AssetRun] | None = None,
 ) -> AssetJobPlan:
     """Resolve ``job`` against ``graph``, the graph of ``location`` rebuilt from its Asset objects
     (``catalog.graph_from_assets``; None when there is none or it is incomplete).
@@ -66,6 +72,9 @@ def plan_asset_job(
     EmptySelection, TooManyAssets, CodeLocationNotFound, UnknownCodeJob or WaitingForCodeLocation (the
     location was never discovered; a location whose last refresh failed still has its last graph, and
     jobs keep resolving against it). The previous list is kept only while waiting for the location.
+
+    ``runs`` are the job's AssetRuns as observed: ``lastRun`` becomes the most recently created one (its
+    phase and times as they are now; None when the job has no run); None leaves ``lastRun`` as it is.
     """
     status = job.status or AssetJobStatus()
     generation = job.metadata.generation
@@ -82,6 +91,8 @@ def plan_asset_job(
             status.conditions, READY, ready, reason=reason, message=message, now=now, observed_generation=generation
         )
         update: dict[str, object] = {"conditions": conditions, "observed_generation": generation}
+        if runs is not None:
+            update["last_run"] = last_run(runs)
         if reason == RESOLVED:
             update |= {
                 "assets": [key.to_user_string() for key in keys],
@@ -146,6 +157,14 @@ def plan_asset_job(
     if ready is not None and ready.status != ConditionStatus.TRUE:
         message += f" (resolved against its last discovered graph; the code location is not Ready: {ready.reason})"
     return outcome(RESOLVED, message, keys)
+
+
+def last_run(runs: Sequence[AssetRun]) -> RunReference | None:
+    """The most recently created of ``runs`` (ties: the greatest name), as a ``lastRun`` entry."""
+    if not runs:
+        return None
+    newest = max(runs, key=lambda run: (run.metadata.creation_timestamp or _EPOCH, run.metadata.name or ""))
+    return run_reference(newest)
 
 
 def _waiting_message(location: CodeLocation, *, has_graph_hash: bool) -> str:

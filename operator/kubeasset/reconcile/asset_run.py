@@ -272,6 +272,7 @@ class _Planner:
             self.now,
             unreadable_lines=observed.unreadable_lines,
             cancel_requested=self.run.spec.cancel,
+            previous=self.old.assets or (),
         )
         phase, reason, message = progress.phase, progress.reason, progress.message
         pod_to_delete = None

@@ -119,6 +119,7 @@ def fold_run_progress(
     *,
     unreadable_lines: int = 0,
     cancel_requested: bool = False,
+    previous: Sequence[RunAssetStatus] = (),
 ) -> RunProgress:
     """Fold everything known about a run into its :class:`RunProgress`.
 
@@ -126,7 +127,9 @@ def fold_run_progress(
     ``events``: every event line read so far, in log order; ``summary``: the parsed termination message,
     if any; ``outcome``: :func:`kubeasset.reconcile.pod_outcome.classify_pod`'s reading of the Pod;
     ``unreadable_lines``: how many event lines raised ProtocolError (the message mentions them);
-    ``cancel_requested``: the run's ``spec.cancel``.
+    ``cancel_requested``: the run's ``spec.cancel``; ``previous``: the per-asset status written before
+    (the run's status.assets): an asset it shows final stays so even when the events that made it final
+    can no longer be read (a controller restarted after the Pod, and its log, were gone).
 
     ``now`` is used only for times nothing else gives (an asset ended by a Pod that vanished); once the
     phase is final, keep the status written then instead of folding again.
@@ -140,6 +143,7 @@ def fold_run_progress(
     fold = _Fold(asset_keys, now)
     for event in events:
         fold.apply(event)
+    fold.keep_previous(previous)
     if fold.run_finished is not None and fold.run_finished.canceled:
         fold.finish_unfinished(
             AssetRunState.CANCELED,
@@ -275,6 +279,24 @@ class _Fold:
             origin = event.failed_upstream or event.upstream
             names = ", ".join(key.to_user_string() for key in origin) or "an upstream asset"
             asset.finish(AssetRunState.SKIPPED, event.timestamp, message=f"not run: upstream {names} failed")
+
+    def keep_previous(self, previous: Sequence[RunAssetStatus]) -> None:
+        """What an earlier fold wrote stands where the events no longer say it (final states, start times)."""
+        for written in previous:
+            asset = self.assets.get(written.key)
+            if asset is None or asset.final:
+                continue
+            if written.start_time is not None and asset.start_time is None:
+                asset.start_time = written.start_time
+            if written.state in _FINAL_STATES:
+                asset.state = written.state
+                asset.end_time = written.end_time
+                asset.duration = written.duration_seconds
+                asset.metadata = dict(written.to_json().get("metadata") or {})
+                asset.data_version = written.data_version
+                asset.message = written.message
+            elif written.state == AssetRunState.RUNNING and asset.state == AssetRunState.PENDING:
+                asset.state = AssetRunState.RUNNING
 
     def apply_summary(self, summary: RunSummary, moment: datetime) -> list[str]:
         """Finish the unfinished assets from the summary; returns notes for the run's message."""

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from kubeasset.controller import cache
-from kubeasset.controller.runtime import ASSET_JOB, CATALOG_DEBOUNCE_SECONDS, CODE_LOCATION, Controller
+from kubeasset.controller.runtime import (
+    ASSET_JOB,
+    ASSET_SCHEDULE,
+    ASSET_SENSOR,
+    CATALOG_DEBOUNCE_SECONDS,
+    CODE_LOCATION,
+    Controller,
+)
 from kubeasset.controller.workqueue import ObjectKey
 
 
@@ -61,3 +68,21 @@ def test_a_spec_change_or_deletion_wakes_the_location_to_repair_its_catalog() ->
     queue.added.clear()
     controller.asset_changed("DELETED", "ns", "shop", "uid-1", 2)
     assert {key for key, _ in queue.added} == {LOCATION, *JOBS}
+
+
+def test_a_job_change_wakes_the_schedules_and_sensors_that_start_it() -> None:
+    controller, queue = _controller()
+    controller.cache.bind(
+        {
+            **{name: {} for name in cache.ALL_INDEXES},
+            cache.SCHEDULES_BY_JOB: {("ns", "sales-job"): ["nightly", "hourly"], ("ns", "other"): ["elsewhere"]},
+            cache.SENSORS_BY_JOB: {("ns", "sales-job"): ["on-orders"]},
+        }
+    )
+    controller.job_changed("ns", "sales-job")
+    assert {key for key, _ in queue.added} == {
+        ObjectKey(ASSET_JOB, "ns", "sales-job"),
+        ObjectKey(ASSET_SCHEDULE, "ns", "nightly"),
+        ObjectKey(ASSET_SCHEDULE, "ns", "hourly"),
+        ObjectKey(ASSET_SENSOR, "ns", "on-orders"),
+    }

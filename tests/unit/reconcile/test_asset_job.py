@@ -230,3 +230,34 @@ def test_an_unknown_job_in_code() -> None:
     status, reason, message = ready_of(result)
     assert (status, reason) == ("False", UNKNOWN_CODE_JOB)
     assert "does not define job 'weekly'" in message and "daily_sales, raw_only" in message
+
+
+# --- lastRun ------------------------------------------------------------------------------------------
+
+
+def test_last_run_is_the_most_recently_created_run_with_its_phase_and_times() -> None:
+    from datetime import timedelta
+
+    from tests.unit.reconcile.asset_run_builders import CREATED
+    from tests.unit.reconcile.asset_run_builders import run as make_run
+
+    done = {"phase": "Succeeded", "completionTime": "2024-05-01T03:00:00Z"}
+    older = make_run("sales-1", created=CREATED, status=done)
+    running = {"phase": "Running", "startTime": "2024-05-01T04:00:00Z"}
+    newer = make_run("sales-2", created=CREATED + timedelta(minutes=5), status=running)
+    result = plan_asset_job(make_job(), ready_location(), catalog_graph(), None, NOW, runs=[newer, older])
+    last = result.status.last_run
+    assert last is not None
+    assert (last.name, str(last.phase)) == ("sales-2", "Running")
+    assert last.start_time is not None and last.completion_time is None
+
+    # Whatever the job's own state: waiting for its location, it still reports its last run.
+    waiting = plan_asset_job(make_job(), None, None, None, NOW, runs=[older])
+    assert waiting.status.last_run is not None and waiting.status.last_run.name == "sales-1"
+
+
+def test_last_run_is_cleared_when_the_job_has_no_run_and_kept_when_runs_are_not_observed() -> None:
+    job = make_job(status={"lastRun": {"name": "sales-9", "phase": "Failed"}})
+    assert plan_asset_job(job, ready_location(), catalog_graph(), None, NOW, runs=[]).status.last_run is None
+    kept = plan_asset_job(job, ready_location(), catalog_graph(), None, NOW).status.last_run
+    assert kept is not None and kept.name == "sales-9"

@@ -528,3 +528,23 @@ def test_a_pod_that_exits_zero_after_a_failed_asset_does_not_succeed() -> None:
     progress = fold(events, outcome(states.SUCCEEDED))
     assert states_of(progress) == [M, F, M]
     assert (progress.phase, progress.reason) == (RunPhase.FAILED, "AssetsFailed")
+
+
+def test_what_was_written_before_stands_when_its_events_are_gone() -> None:
+    """A controller restarted after the Pod (and its log) vanished keeps the assets it had seen finish;
+    only the unfinished ones take the Pod's fate."""
+    before = fold(RUNNING_EVENTS, outcome(states.RUNNING))
+    vanished = classify_pod(None, now=NOW, start_timeout_seconds=None, previously_seen=True)
+    progress = fold([], vanished, previous=before.assets)
+    raw, orders, report = progress.assets
+    assert raw.state == M and raw.metadata is not None and raw.metadata["dagster/row_count"].value == 120
+    assert raw.end_time == at(1.1)
+    assert orders.state == AssetRunState.FAILED and orders.start_time == at(1.2)
+    assert report.state == AssetRunState.CANCELED
+    assert progress.phase == RunPhase.FAILED
+
+
+def test_events_read_again_agree_with_what_was_written() -> None:
+    before = fold(RUNNING_EVENTS, outcome(states.RUNNING))
+    again = fold(RUNNING_EVENTS, outcome(states.RUNNING), previous=before.assets)
+    assert again.assets == before.assets

@@ -12,11 +12,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubeasset.cluster.kubelet import cri_log
+from kubeasset.cluster.kubelet.volumes import Mount
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
 #: After the first process exits, output still buffered in the pipes gets this long to arrive.
@@ -46,12 +48,16 @@ class ContainerProcess:
         workdir: Path,
         log_file: Path,
         termination: TerminationFile | None,
+        mounts: Sequence[Mount] = (),
     ) -> None:
         sandbox = [sys.executable, "-I", "-S", str(SANDBOX), "--workdir", str(workdir)]
         sandbox += ["--parent-pid", str(os.getpid())]
         if termination is not None:
             sandbox += ["--termination-path", termination.path, "--termination-file", str(termination.host_file)]
             sandbox += ["--scratch", str(termination.scratch)]
+            # volumes need the private mount namespace that only comes with a TerminationFile
+            for mount in mounts:
+                sandbox += ["--mount", mount.argument()]
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_file.open("ab")
         try:

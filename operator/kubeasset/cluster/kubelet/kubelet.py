@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,7 @@ class LocalKubelet:
         restart_backoff_seconds: float = 10.0,
         startup_timeout: float = 60.0,
         mount_namespaces: bool | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.folder = folder.resolve()
@@ -62,6 +64,8 @@ class LocalKubelet:
         self._context: NodeContext | None = None
         #: None: use private mount namespaces when this machine allows them (root)
         self._mount_namespaces = mount_namespaces
+        #: set in every container over the kubelet's own PATH, PYTHONPATH, ... (the "image" environment)
+        self.environment = dict(environment or {})
         self.uses_mount_namespaces = False
         #: set by whoever wants the kubelet stopped from a signal handler (the command line)
         self.stop_requested = threading.Event()
@@ -91,7 +95,7 @@ class LocalKubelet:
         if not self.uses_mount_namespaces:
             log.warning(
                 "no private mount namespaces here (needs root): containers get KUBEASSET_TERMINATION_LOG "
-                "instead of a file at their terminationMessagePath"
+                "instead of a file at their terminationMessagePath, and Pod volumes are not mounted"
             )
         self._context = NodeContext(
             api,
@@ -100,6 +104,7 @@ class LocalKubelet:
             self.uses_mount_namespaces,
             self.shutdown_grace_seconds,
             self.restart_backoff_seconds,
+            self.environment,
         )
         ca = CertificateAuthority.create(self.folder / "pki", f"{self.node_name}-kubelet-ca")
         serving = ca.issue("kubelet", common_name=self.node_name, hosts=("127.0.0.1", "localhost"), server=True)

@@ -30,6 +30,7 @@ from kubeasset.cluster.kubelet.status import (
     build_pod_status,
 )
 from kubeasset.cluster.kubelet.termination import termination_message
+from kubeasset.cluster.kubelet.volumes import Mount, prepare_volumes, remove_pod_volumes
 from kubeasset.errors import ContainerConfigError, KubeletError
 
 log = logging.getLogger("kubeasset.kubelet")
@@ -57,6 +58,9 @@ class NodeContext:
     use_sandbox: bool
     shutdown_grace_seconds: float = 5.0
     restart_backoff_seconds: float = 10.0
+    #: variables of "the local environment standing in for the image", over the inherited ones
+    #: (``kubeasset dev`` puts the code folder on PYTHONPATH here)
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 class PodWorker(threading.Thread):
@@ -79,6 +83,7 @@ class PodWorker(threading.Thread):
         self._stored_status: JsonObject | None = None
         self._deadline_hit = False
         self._process: ContainerProcess | None = None
+        self._warned_volumes = False
         self.running = False
         self.runtime: PodRuntime | None = None
 
@@ -124,6 +129,9 @@ class PodWorker(threading.Thread):
                 log.error("pod %s/%s: %s", self.namespace, self.pod_name, error)
         finally:
             self.running = False
+            if self._gone or (self._deleting() and not self._stopping):
+                # emptyDir, configMap and secret volumes go with their Pod; claims stay
+                remove_pod_volumes(self.node.folder, self.uid)
 
     def _run(self) -> None:
         pod = self._pod
@@ -194,6 +202,7 @@ class PodWorker(threading.Thread):
         host_file = container_dir / "termination-log"
         host_file.write_bytes(b"")
         env = {name: value for name in INHERITED_ENV if (value := os.environ.get(name)) is not None}
+        env.update(self.node.environment)
         env["HOSTNAME"] = self.pod_name
         termination: TerminationFile | None = None
         path = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
@@ -203,10 +212,21 @@ class PodWorker(threading.Thread):
             # No mount namespace here: the kubeasset runner honours this variable instead of the path.
             env["KUBEASSET_TERMINATION_LOG"] = str(host_file)
         env.update(environment)
+        if not self.node.use_sandbox and container.get("volumeMounts") and not self._warned_volumes:
+            self._warned_volumes = True
+            log.warning(
+                "pod %s/%s: volumes are not mounted (no private mount namespaces here, needs root); the "
+                "container sees the host's paths at its mountPaths",
+                self.namespace,
+                self.pod_name,
+            )
         workdir = Path(container.get("workingDir") or container_dir / "root")
         try:
+            mounts: list[Mount] = []
+            if self.node.use_sandbox:
+                mounts = prepare_volumes(self.node.folder, pod, container, self._lookup)
             workdir.mkdir(parents=True, exist_ok=True)
-            process = self._process = ContainerProcess(argv, env, workdir, self.log_file(instance), termination)
+            process = self._process = ContainerProcess(argv, env, workdir, self.log_file(instance), termination, mounts)
         except OSError as error:
             # what a runtime reports when it cannot start the process (the kubelet retries)
             raise ContainerConfigError(

@@ -7,8 +7,13 @@ milliseconds) and is single-threaded, which makes unshare(2), prctl(2) and fork(
 preexec_fn of the multi-threaded kubelet. In a private mount namespace it bind-mounts the per-container
 file on the path; when the path does not exist on the host, its nearest existing directory is shadowed by a
 tmpfs that holds bind mounts of every original entry plus the new file, so only this container sees it.
+The Pod's volumes are bind-mounted the same way at their mountPaths (``--mount``, one per volumeMount).
+A mountPath whose first component does not exist on the host (``/data``) would need the root itself
+shadowed; instead the container gets a new root: a tmpfs holding bind mounts of every entry of ``/`` plus
+the missing folders, entered with chroot(2).
 
     python -I -S sandbox.py --termination-path /dev/termination-log --termination-file F \\
+        --mount '["/kubelet/volumes/shop/assets", "/data", false]' \\
         --scratch D --workdir W -- python -m kubeasset.runner execute
 """
 
@@ -17,11 +22,14 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
 import signal
 import sys
 
 _CLONE_NEWNS = 0x00020000
+_MS_RDONLY = 1
+_MS_REMOUNT = 32
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
@@ -38,6 +46,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--termination-path")
     parser.add_argument("--termination-file")
     parser.add_argument("--scratch")
+    parser.add_argument("--mount", action="append", default=[], help='JSON ["source", "target", read_only]')
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--parent-pid", type=int)
     parser.add_argument("--probe", action="store_true", help="only check that a mount namespace can be made")
@@ -54,9 +63,14 @@ def main(argv: list[str]) -> int:
         if args.probe:
             _private_mount_namespace()
             return 0
+        mounts = [
+            (str(source), str(target), bool(read_only)) for source, target, read_only in map(json.loads, args.mount)
+        ]
         if args.termination_path:
+            mounts.append((args.termination_file, args.termination_path, False))
+        if mounts:
             _private_mount_namespace()
-            _expose(args.termination_path, args.termination_file, args.scratch)
+            _mount_all(mounts, args.scratch)
         os.chdir(args.workdir)
     except OSError as error:
         print(f"kubeasset local kubelet: cannot set up the container: {error}", file=sys.stderr)
@@ -104,19 +118,43 @@ def _private_mount_namespace() -> None:
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
 
 
-def _expose(target: str, host_file: str, scratch: str) -> None:
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"terminationMessagePath {target} is a directory")
-    if os.path.lexists(target):
-        _bind(host_file, target)
-        return
-    missing = [os.path.basename(target)]
-    anchor = os.path.dirname(target)
-    while not os.path.isdir(anchor):
-        missing.insert(0, os.path.basename(anchor))
-        anchor = os.path.dirname(anchor)
-    os.makedirs(scratch, exist_ok=True)
-    _check(_libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", 0, b"mode=755"), f"mount tmpfs on {scratch}")
+def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
+    """Bind every (source, target, read_only), parents before children; the scratch folder holds tmpfs
+    copies of directories that had to be shadowed."""
+    # A stable sort: of two mounts at the same depth the earlier wins nothing, both are made in order.
+    ordered = sorted(mounts, key=lambda mount: len([part for part in mount[1].split("/") if part]))
+    missing_top = sorted(
+        {top for _, target, _ in ordered if (top := _first_component(target)) and not os.path.lexists("/" + top)}
+    )
+    if missing_top:
+        _new_root(os.path.join(scratch, "root"), missing_top)
+    for index, (source, target, read_only) in enumerate(ordered):
+        _expose(target, source, os.path.join(scratch, f"shadow-{index}"))
+        if read_only:
+            _check(
+                _libc.mount(None, target.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None),
+                f"make {target} read-only",
+            )
+
+
+def _first_component(path: str) -> str:
+    parts = [part for part in path.split("/") if part]
+    return parts[0] if parts else ""
+
+
+def _new_root(root: str, missing: list[str]) -> None:
+    """Enter a new root: a tmpfs with every entry of ``/`` bind-mounted plus the ``missing`` folders."""
+    os.makedirs(root, exist_ok=True)
+    _check(_libc.mount(b"tmpfs", root.encode(), b"tmpfs", 0, b"mode=755"), f"mount tmpfs on {root}")
+    _copy_entries("/", root)
+    for name in missing:
+        os.mkdir(os.path.join(root, name))
+    os.chdir(root)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def _copy_entries(anchor: str, scratch: str) -> None:
     with os.scandir(anchor) as entries:
         for entry in entries:
             copy = os.path.join(scratch, entry.name)
@@ -128,13 +166,37 @@ def _expose(target: str, host_file: str, scratch: str) -> None:
             else:
                 open(copy, "w").close()  # noqa: SIM115 - a mount point, closed at once
                 _bind(entry.path, copy)
+
+
+def _expose(target: str, source: str, scratch: str) -> None:
+    """Bind ``source`` (a file or a folder) at ``target``, shadowing target's nearest existing folder
+    when ``target`` does not exist."""
+    is_dir = os.path.isdir(source)
+    if os.path.isdir(target) and not is_dir:
+        raise IsADirectoryError(f"cannot mount the file {source} on {target}: it is a directory")
+    if os.path.lexists(target):
+        if is_dir and not os.path.isdir(target):
+            raise NotADirectoryError(f"cannot mount the folder {source} on {target}: it is not a directory")
+        _bind(source, target, recursive=is_dir)
+        return
+    missing = [os.path.basename(target)]
+    anchor = os.path.dirname(target)
+    while not os.path.isdir(anchor):
+        missing.insert(0, os.path.basename(anchor))
+        anchor = os.path.dirname(anchor)
+    os.makedirs(scratch, exist_ok=True)
+    _check(_libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", 0, b"mode=755"), f"mount tmpfs on {scratch}")
+    _copy_entries(anchor, scratch)
     folder = scratch
     for name in missing[:-1]:
         folder = os.path.join(folder, name)
         os.mkdir(folder)
     mount_point = os.path.join(folder, missing[-1])
-    open(mount_point, "w").close()  # noqa: SIM115
-    _bind(host_file, mount_point)
+    if is_dir:
+        os.mkdir(mount_point)
+    else:
+        open(mount_point, "w").close()  # noqa: SIM115
+    _bind(source, mount_point, recursive=is_dir)
     _bind(scratch, anchor, recursive=True)
 
 

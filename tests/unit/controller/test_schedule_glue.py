@@ -1,0 +1,144 @@
+"""The AssetSchedule reconcile applies its plan: the tick's run is created (an existing one is fine), Replace
+cancels with a merge patch (a run already gone is fine), the status is written only when it changed, and
+the timer is set from the clock at return time, so the time the writes took does not make the next tick
+late."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from kubeasset.api import AssetRun, AssetSchedule
+from kubeasset.controller import cache
+from kubeasset.controller.asset_schedule import reconcile_asset_schedule
+from kubeasset.controller.kube import Kind
+from kubeasset.controller.merge_patch import merge_patch
+from kubeasset.controller.runtime import ASSET_SCHEDULE, Controller
+from kubeasset.controller.workqueue import ObjectKey
+from kubeasset.reconcile.plan_items import ObjectId
+from tests.unit.reconcile.test_schedule_plan import at, job, run, schedule
+
+KEY = ObjectKey(ASSET_SCHEDULE, "shop", "hourly")
+
+
+class _FakeIO:
+    """Records the writes; ``missing`` names runs whose patch answers 404."""
+
+    def __init__(self, missing: set[str] | None = None) -> None:
+        self.created: list[str] = []
+        self.patched: list[tuple[str, dict[str, Any]]] = []
+        self.status_patches: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
+        self.events: list[str] = []
+        self.missing = missing or set()
+
+    async def create(self, kind: Kind, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        self.created.append(manifest["metadata"]["name"])
+        return dict(manifest)
+
+    async def patch(self, kind: Kind, namespace: str, name: str, patch: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        if name in self.missing:
+            raise ApiException(status=404, reason="Not Found")
+        self.patched.append((name, dict(patch)))
+        return {}
+
+    async def delete(self, kind: Kind, namespace: str, target: ObjectId) -> None:
+        self.deleted.append(target.name)
+
+    async def patch_status(
+        self, kind: Kind, metadata: Mapping[str, Any], current: Mapping[str, Any] | None, desired: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        patch = merge_patch(current or {}, desired)
+        if patch:
+            self.status_patches.append(patch)
+        return patch or None
+
+    async def request(self, method: str, path: str, **options: Any) -> Any:
+        self.events.append(options["body"]["reason"])
+        return {}
+
+
+def _clock(*moments: datetime) -> Iterator[datetime]:
+    yield from moments
+    while True:
+        yield moments[-1]
+
+
+def _controller(
+    io: _FakeIO, clock: Iterator[datetime], the_schedule: AssetSchedule, runs: list[AssetRun]
+) -> Controller:
+    controller = Controller(io, clock=lambda: next(clock))  # type: ignore[arg-type]
+    indexes: dict[str, Any] = {name: {} for name in cache.ALL_INDEXES}
+    indexes[cache.SCHEDULES][("shop", "hourly")] = [the_schedule]
+    indexes[cache.JOBS][("shop", "sales")] = [job()]
+    indexes[cache.RUNS][(cache.RUN_BY_SCHEDULE, "shop", "hourly")] = runs
+    controller.cache.bind(indexes)
+    return controller
+
+
+def test_a_due_tick_creates_its_run_writes_the_status_and_sleeps_until_the_next_tick_from_return_time() -> None:
+    io = _FakeIO()
+    # The plan sees 10:00:00.5; the writes take 2 s, so the next tick (11:00) is 3598 s after return.
+    clock = _clock(at("2027-01-05T10:00:00.500000"), at("2027-01-05T10:00:02.500000"))
+    controller = _controller(io, clock, schedule({"lastScheduleTime": "2027-01-05T09:00:00Z"}), [])
+    delay = asyncio.run(reconcile_asset_schedule(controller, KEY))
+    assert io.created == [f"hourly-{int(at('2027-01-05T10:00:00').timestamp()) // 60}"]
+    assert io.status_patches and io.status_patches[0]["lastScheduleTime"] == "2027-01-05T10:00:00Z"
+    assert io.status_patches[0]["nextScheduleTime"] == "2027-01-05T11:00:00Z"
+    assert "RunCreated" in io.events
+    assert delay == pytest.approx(3597.5)
+
+
+def test_an_unchanged_status_is_not_written_and_nothing_is_created_between_ticks() -> None:
+    io = _FakeIO()
+    now = at("2027-01-05T10:30:00")
+    first = _controller(io, _clock(now), schedule({"lastScheduleTime": "2027-01-05T10:00:00Z"}), [])
+    asyncio.run(reconcile_asset_schedule(first, KEY))
+    written = io.status_patches[-1]
+    status = schedule({"lastScheduleTime": "2027-01-05T10:00:00Z"}).status
+    assert status is not None
+    settled = schedule(merge_status(status.to_json(), written))
+    io.status_patches.clear()
+    delay = asyncio.run(reconcile_asset_schedule(_controller(io, _clock(now), settled, []), KEY))
+    assert io.created == [] and io.status_patches == []
+    assert delay == pytest.approx(timedelta(minutes=30).total_seconds())
+
+
+def test_replace_cancels_the_active_run_with_a_merge_patch_and_tolerates_a_run_already_gone() -> None:
+    active = [run("2027-01-05T09:00:00", "Running"), run("2027-01-05T08:00:00", "Pending")]
+    io = _FakeIO(missing={active[1].metadata.name or ""})
+    controller = _controller(
+        io,
+        _clock(at("2027-01-05T10:00:01")),
+        schedule({"lastScheduleTime": "2027-01-05T09:00:00Z"}, concurrencyPolicy="Replace"),
+        active,
+    )
+    asyncio.run(reconcile_asset_schedule(controller, KEY))
+    assert io.patched == [(active[0].metadata.name, {"spec": {"cancel": True}})]
+    assert len(io.created) == 1
+
+
+def test_a_deleted_schedule_is_left_alone() -> None:
+    io = _FakeIO()
+    controller = _controller(io, _clock(at("2027-01-05T10:00:01")), schedule(), [])
+    controller.cache.bind({name: {} for name in cache.ALL_INDEXES})
+    assert asyncio.run(reconcile_asset_schedule(controller, KEY)) is None
+    assert io.created == [] and io.status_patches == []
+
+
+def merge_status(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with the merge ``patch`` applied (None removes)."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_status(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
