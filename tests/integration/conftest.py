@@ -22,14 +22,15 @@ from kubernetes.client.rest import ApiException
 
 from kubeasset.cluster.binaries import ControlPlaneBinaries, ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
+from kubeasset.cluster.helm_binary import HelmBinary, ensure_helm
 from kubeasset.errors import BinariesError
 
 _HERE = Path(__file__).parent
 REPOSITORY = _HERE.parent.parent
 CRD_DIR = REPOSITORY / "crds"
 
-#: The outcome of the one ensure_binaries() call made before the tests run.
-_ENSURED: dict[str, ControlPlaneBinaries | BinariesError] = {}
+#: The outcome of the one ensure_binaries() (and ensure_helm()) call made before the tests run.
+_ENSURED: dict[str, ControlPlaneBinaries | HelmBinary | BinariesError] = {}
 
 
 def _is_integration(item: pytest.Item) -> bool:
@@ -67,6 +68,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # cases in test_binaries.py) running.
         progress(f"cannot provide the binaries: {error}")
         _ENSURED["binaries"] = error
+    # helm (for the chart's tests) is built the same way, also minutes when cold; only when a test needs it.
+    if any(item.get_closest_marker("helm") for item in session.items):
+        try:
+            _ENSURED["helm"] = ensure_helm(progress=progress)
+        except BinariesError as error:
+            progress(f"cannot provide helm: {error}")
+            _ENSURED["helm"] = error
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +85,19 @@ def binaries() -> ControlPlaneBinaries:
         found = ensure_binaries()
     if isinstance(found, BinariesError):
         pytest.fail(f"the control-plane binaries are not available: {found}", pytrace=False)
+    assert isinstance(found, ControlPlaneBinaries)
+    return found
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> HelmBinary:
+    """helm, as ensured before the session started (tests using it carry the ``helm`` marker)."""
+    found = _ENSURED.get("helm")
+    if found is None:  # a test without the marker, or collected in an unusual way: ask now
+        found = ensure_helm()
+    if isinstance(found, BinariesError):
+        pytest.fail(f"helm is not available: {found}", pytrace=False)
+    assert isinstance(found, HelmBinary)
     return found
 
 
@@ -195,8 +216,10 @@ def crds(kubectl: Kubectl, api_client: client.ApiClient) -> list[dict[str, Any]]
         )
     # Discovery (what `kubectl get <kind>` and categories use) lags behind Established by a moment.
     eventually(
-        lambda: kubectl("api-resources", "--api-group=kubeasset.dev", "-o", "name", check=False).stdout.count("\n")
-        >= len(documents),
+        lambda: (
+            kubectl("api-resources", "--api-group=kubeasset.dev", "-o", "name", check=False).stdout.count("\n")
+            >= len(documents)
+        ),
         "the kubeasset.dev resources appearing in discovery",
     )
     return documents

@@ -1,8 +1,9 @@
 """Generate the CustomResourceDefinition YAML of every kind from the API models.
 
-The files in the repository's ``crds/`` folder are this module's output (``kubeasset crds --out crds/``)
-and a unit test fails when they are stale. Output is deterministic (sorted keys, no YAML anchors, fixed
-line width), so regenerating unchanged models gives byte-identical files.
+The files in the repository's ``crds/`` folder and their copy in the Helm chart (``helm/kubeasset/crds/``,
+which Helm installs before the templates) are this module's output, written by the one command
+:data:`REGENERATE_COMMAND`; a unit test fails when either is stale. Output is deterministic (sorted keys,
+no YAML anchors, fixed line width), so regenerating unchanged models gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from kubeasset.api.registry import RESOURCE_CLASSES
 from kubeasset.api.resource import KubeResource
 from kubeasset.api.schema import first_paragraph, structural_schema
 
+#: The repository folders that hold the generated CRDs, relative to the repository root.
+CRD_FOLDERS: Final = ("crds", "helm/kubeasset/crds")
+#: The command, run at the repository root, that regenerates every folder of :data:`CRD_FOLDERS`.
+REGENERATE_COMMAND: Final = "kubeasset crds " + " ".join(f"--out {folder}/" for folder in CRD_FOLDERS)
 _HEADER: Final = (
-    "# Generated from the models in kubeasset.api by `kubeasset crds --out crds/`. Do not edit:\n"
-    "# change the models and regenerate.\n"
+    f"# Generated from the models in kubeasset.api by `{REGENERATE_COMMAND}`.\n"
+    "# Do not edit: change the models and regenerate.\n"
 )
 _FILE_PREFIX: Final = f"{API_GROUP}_"
 

@@ -13,6 +13,7 @@ import click
 from kubeasset.cluster.binaries import ControlPlaneBinaries, ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
 from kubeasset.cluster.data_dir import ClusterDataDir, default_data_dir
+from kubeasset.cluster.helm_binary import ensure_helm
 
 #: Signals that stop a running cluster as cleanly as Ctrl-C: a supervisor's or `kubeasset cluster stop`'s
 #: SIGTERM, and SIGHUP when the terminal that started it closes.
@@ -59,6 +60,17 @@ def binaries(assets_dir: bool) -> None:
     click.echo(f"etcd                     {found.etcd}  ({found.etcd_version})")
     click.echo(f"kubectl                  {found.kubectl or 'none found'}")
     click.echo(f"source                   {found.source}")
+
+
+@cluster.command()
+def helm() -> None:
+    """Find or build helm (for the chart in helm/kubeasset) and print its path.
+
+    Uses $HELM when set; otherwise builds helm once with Go from the Go module proxy into
+    $KUBEASSET_CACHE_DIR (default ~/.cache/kubeasset). Progress goes to stderr, the path to stdout:
+    `$(kubeasset cluster helm) template helm/kubeasset`.
+    """
+    click.echo(str(ensure_helm(progress=_progress).path))
 
 
 class _StopRequested(Exception):

@@ -10,20 +10,21 @@ then the kubeasset cache (``$KUBEASSET_CACHE_DIR`` or ``~/.cache/kubeasset``) ke
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from kubeasset.cluster import go_build
+from kubeasset.cluster.cache_entry import CACHE_ENV as CACHE_ENV  # re-exported: part of this module's API
+from kubeasset.cluster.cache_entry import build_entry, exclusive, read_manifest
+from kubeasset.cluster.cache_entry import cache_root as cache_root  # re-exported: part of this module's API
+from kubeasset.cluster.cache_entry import is_executable as _is_executable
 from kubeasset.errors import BinariesError
 
 #: The Kubernetes release whose kube-apiserver and kube-controller-manager are built: the newest whose
@@ -44,7 +45,6 @@ PROGRAMS = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, ETCD)
 CACHED_PROGRAMS = (*PROGRAMS, KUBECTL)
 
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
-CACHE_ENV = "KUBEASSET_CACHE_DIR"
 _MANIFEST = "kubeasset-binaries.json"
 
 
@@ -83,16 +83,6 @@ class ControlPlaneBinaries:
         return self.kube_apiserver.parent
 
 
-def cache_root() -> Path:
-    """The kubeasset cache: $KUBEASSET_CACHE_DIR, else $XDG_CACHE_HOME/kubeasset, else ~/.cache/kubeasset."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser().resolve()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return (base / "kubeasset").resolve()
-
-
 def ensure_binaries(progress: Callable[[str], None] | None = None) -> ControlPlaneBinaries:
     """Return usable control-plane binaries, building them (minutes, once per version) when needed.
 
@@ -114,7 +104,7 @@ def ensure_binaries(progress: Callable[[str], None] | None = None) -> ControlPla
         return cached
     # Look for Go before taking the lock or creating anything, so a machine without Go fails fast and clean.
     toolchain = go_build.find_go(root)
-    with _exclusive(root / "bin" / f"{KUBERNETES_VERSION}.lock"):
+    with exclusive(root / "bin" / f"{KUBERNETES_VERSION}.lock"):
         # Another process may have finished the same build while this one waited for the lock.
         cached = _cached(bin_dir)
         if cached is not None:
@@ -186,11 +176,8 @@ def reported_version(program: Path) -> str:
 
 def _cached(bin_dir: Path) -> ControlPlaneBinaries | None:
     """The cache entry if complete and of the wanted versions; the manifest is written last, as a seal."""
-    try:
-        manifest = json.loads((bin_dir / _MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if manifest.get("kubernetes") != KUBERNETES_VERSION or manifest.get("etcd") != ETCD_VERSION:
+    manifest = read_manifest(bin_dir, _MANIFEST)
+    if manifest is None or manifest.get("kubernetes") != KUBERNETES_VERSION or manifest.get("etcd") != ETCD_VERSION:
         return None
     # Entries built before kubectl joined the cache lack it (and the "programs" key): rebuilt once.
     if manifest.get("programs") != list(CACHED_PROGRAMS):
@@ -216,17 +203,11 @@ def _build_into(
         f"building Kubernetes {KUBERNETES_VERSION} and etcd {ETCD_VERSION} with {toolchain.version} into "
         f"{bin_dir} (set {ASSETS_ENV} to use prebuilt ones)"
     )
-    # Build next to the final folder and rename it into place, so an interrupted build never looks complete.
-    staging = bin_dir.with_name(f"{bin_dir.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+
+    def build(staging: Path) -> None:
         go_build.build_kubernetes(toolchain, work_root, KUBERNETES_VERSION, staging, progress)
         go_build.build_etcd(toolchain, work_root, ETCD_VERSION, staging, progress)
-    except BaseException:
-        # Half a build is of no use to anyone; the Go caches keep what was downloaded and compiled.
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
     manifest = {
         "programs": list(CACHED_PROGRAMS),
         "kubernetes": KUBERNETES_VERSION,
@@ -234,24 +215,6 @@ def _build_into(
         "go": toolchain.version,
         "built_at": started.isoformat(timespec="seconds"),
     }
-    (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(bin_dir, ignore_errors=True)
-    staging.rename(bin_dir)
+    build_entry(bin_dir, _MANIFEST, manifest, build)
     elapsed = int((datetime.now(UTC) - started).total_seconds())
     progress(f"built {', '.join(CACHED_PROGRAMS)} in {elapsed // 60}m{elapsed % 60:02d}s; cached in {bin_dir}")
-
-
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Serialise builds of one version across processes (parallel test workers, two terminals)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)

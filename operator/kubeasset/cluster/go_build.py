@@ -1,4 +1,5 @@
-"""Builds kube-apiserver, kube-controller-manager, kubectl and etcd with ``go build`` from the Go module proxy.
+"""Builds kube-apiserver, kube-controller-manager, kubectl, etcd (and helm) with ``go build`` from the Go module
+proxy.
 
 Kubernetes publishes no binaries to any package registry and Debian's etcd is too old, so the local control
 plane is compiled from source: each program gets a throwaway Go module in the kubeasset cache that requires
@@ -154,28 +155,46 @@ def build_kubernetes(toolchain: GoToolchain, work_root: Path, version: str, out_
 
 def build_etcd(toolchain: GoToolchain, work_root: Path, version: str, out_dir: Path, progress: Progress) -> None:
     """Build etcd ``version`` (the main package at the root of go.etcd.io/etcd/server/v3) into ``out_dir``."""
-    info = _download(toolchain, work_root, "go.etcd.io/etcd/server/v3", version, progress)
-    module_dir = work_root / f"etcd-{version}"
+    # etcd's version number is a constant in its source, so --version is right without -X flags; its Git SHA
+    # is only known to etcd's own build script, and etcd then says "Not provided" rather than something false.
+    build_main_package(
+        toolchain,
+        work_root,
+        module="go.etcd.io/etcd/server/v3",
+        version=version,
+        package="go.etcd.io/etcd/server/v3",
+        ldflags="-s -w",
+        output=out_dir / "etcd",
+        progress=progress,
+        name="etcd",
+    )
+
+
+def build_main_package(
+    toolchain: GoToolchain,
+    work_root: Path,
+    *,
+    module: str,
+    version: str,
+    package: str,
+    ldflags: str,
+    output: Path,
+    progress: Progress,
+    name: str,
+) -> None:
+    """Build one main ``package`` of ``module@version`` into the file ``output``, in a throwaway module
+    ``work_root/<name>-<version>`` that requires it (so the module's own go.mod decides the dependencies)."""
+    info = _download(toolchain, work_root, module, version, progress)
+    module_dir = work_root / f"{name}-{version}"
     go_mod = [
-        "module kubeasset.local/build/etcd",
+        f"module kubeasset.local/build/{name}",
         "",
         f"go {_go_directive(Path(info['GoMod']).read_text(encoding='utf-8'))}",
         "",
-        f"require go.etcd.io/etcd/server/v3 {version}",
+        f"require {module} {version}",
     ]
     _write_module(module_dir, go_mod)
-    # etcd's version number is a constant in its source, so --version is right without -X flags; its Git SHA
-    # is only known to etcd's own build script, and etcd then says "Not provided" rather than something false.
-    ldflags = "-s -w"
-    _build(
-        toolchain,
-        module_dir,
-        ["go.etcd.io/etcd/server/v3"],
-        ldflags,
-        str(out_dir / "etcd"),
-        f"etcd {version}",
-        progress,
-    )
+    _build(toolchain, module_dir, [package], ldflags, str(output), f"{name} {version}", progress)
 
 
 def _download(toolchain: GoToolchain, work_root: Path, module: str, version: str, progress: Progress) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeasset.api.crds import generate_crds, write_crds
+from kubeasset.api.crds import CRD_FOLDERS, REGENERATE_COMMAND, generate_crds, write_crds
 from kubeasset.api.registry import RESOURCE_CLASSES
 from kubeasset.api.schema import structural_schema
 from kubeasset.errors import CrdSchemaError
@@ -26,7 +26,6 @@ from tests.unit.api.schema_tools import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-CRDS_DIR = REPO / "crds"
 KINDS = all_kinds()
 
 #: Short names and resource names of built-in kinds (kubectl api-resources of a 1.3x cluster), which
@@ -39,13 +38,27 @@ _BUILTIN_NAMES_TEXT = """
 BUILTIN_NAMES = set(_BUILTIN_NAMES_TEXT.split())
 
 
-def test_crds_in_the_repository_are_up_to_date() -> None:
+@pytest.mark.parametrize("folder", CRD_FOLDERS)
+def test_crds_in_the_repository_are_up_to_date(folder: str) -> None:
+    # crds/ and the Helm chart's copy must both be what the models generate (Helm installs its crds/ itself).
     generated = generate_crds()
-    on_disk = {path.name: path.read_text(encoding="utf-8") for path in CRDS_DIR.glob("kubeasset.dev_*.yaml")}
-    stale = sorted(
-        name for name in generated.keys() | on_disk.keys() if generated.get(name) != on_disk.get(name)
-    )
-    assert not stale, f"crds/ is stale ({', '.join(stale)}): run `kubeasset crds --out crds/` and commit"
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in (REPO / folder).glob("kubeasset.dev_*.yaml")}
+    stale = sorted(name for name in generated.keys() | on_disk.keys() if generated.get(name) != on_disk.get(name))
+    assert not stale, f"{folder}/ is stale ({', '.join(stale)}): run `{REGENERATE_COMMAND}` and commit"
+
+
+def test_the_crds_command_writes_every_crd_folder_at_once(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kubeasset.cli.crds_command import crds
+
+    arguments = REGENERATE_COMMAND.split()[2:]  # the documented command, minus `kubeasset crds`
+    with CliRunner().isolated_filesystem(temp_dir=tmp_path):
+        result = CliRunner().invoke(crds, arguments)
+        assert result.exit_code == 0, result.output
+        for folder in CRD_FOLDERS:
+            written = {path.name: path.read_text(encoding="utf-8") for path in Path(folder).glob("*.yaml")}
+            assert written == generate_crds()
 
 
 def test_one_file_per_kind_named_after_group_and_plural() -> None:
