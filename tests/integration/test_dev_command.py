@@ -53,6 +53,11 @@ def test_dev_runs_the_examples_and_stops_cleanly(binaries: ControlPlaneBinaries,
         wait_for(f"export KUBECONFIG={kubeconfig}", 120)
         wait_for("codelocation default/shop Ready: 9 assets", 120)
         wait_for("assetjob default/sales-job resolved: 6 assets", 60)
+        # The example runs really execute, with per-asset progress on the terminal.
+        wait_for("run sales-job-first-run materialized  cleaned_orders", 90)
+        wait_for("run sales-job-first-run succeeded: 6 materialized", 60)
+        wait_for("run top-customers-adhoc succeeded: 5 materialized", 60)
+        assert not any("FAILED" in line for line in seen), "\n".join(seen)
         assert not any(line.startswith("error:") for line in seen), "\n".join(seen)
         assert binaries.kubectl is not None
         got = subprocess.run(

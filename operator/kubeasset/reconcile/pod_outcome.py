@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from kubeasset.errors import ProtocolError
 from kubeasset.sdk.runner_protocol import (
+    EVENT_LINE_PREFIX,
     EXIT_ASSETS_FAILED,
     EXIT_COULD_NOT_START,
     EXIT_INTERNAL_ERROR,
@@ -410,8 +411,9 @@ def _one_line(text: str) -> str:
 
 
 def _last_line(text: str) -> str:
-    """The last non-empty line of a log tail: where a traceback names the exception."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """The last non-empty line of a log tail that a person wrote or Python printed (a traceback names the
+    exception there); the runner's event lines are for the controller, not for the run's message."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith(EVENT_LINE_PREFIX)]
     return _one_line(lines[-1]) if lines else ""
 
 
@@ -429,7 +431,8 @@ def _exit_description(code: int | None) -> str:
     meaning = {
         EXIT_ASSETS_FAILED: "assets failed",
         EXIT_COULD_NOT_START: "the run could not start",
-        EXIT_INTERNAL_ERROR: "internal error of the kubeasset runner",
+        # The runner's code for its own failure, but a user's os._exit(3) or sys.exit(3) looks the same.
+        EXIT_INTERNAL_ERROR: "internal error of the kubeasset runner, or the asset code exited with 3",
     }.get(code)
     if meaning is None and code > EXIT_INTERRUPTED_BASE:
         signal = _SIGNALS.get(code - EXIT_INTERRUPTED_BASE, f"signal {code - EXIT_INTERRUPTED_BASE}")

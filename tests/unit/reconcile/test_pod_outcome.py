@@ -137,7 +137,7 @@ CASES = [
         K.FAILED,
         "Error",
         True,
-        ["exit code 3 (internal error of the kubeasset runner)", "RuntimeError: executor state is inconsistent"],
+        ["exit code 3 (internal error of the kubeasset runner, or the asset code exited with 3)", "RuntimeError: executor state is inconsistent"],
     ),
     (
         "segfault",
@@ -304,3 +304,11 @@ def test_a_failed_init_container_fails_the_pod() -> None:
     assert (outcome.kind, outcome.reason, outcome.final) == (K.FAILED, "InitContainerFailed", True)
     assert "init container fix-permissions: exit code 1" in outcome.message
     assert "Operation not permitted" in outcome.message
+
+
+def test_the_message_quotes_the_last_line_a_person_wrote_not_a_runner_event() -> None:
+    tail = 'starting the slow part\n@@kubeasset@@ {"v":1,"type":"AssetStarted","assetKey":"crash"}\n'
+    outcome = classify(states.pod(states.terminated(3, "Error", message=tail)))
+    assert "starting the slow part" in outcome.message
+    assert "@@kubeasset@@" not in outcome.message
+    assert "exit code 3" in outcome.message and "or the asset code exited with 3" in outcome.message
