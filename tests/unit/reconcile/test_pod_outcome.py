@@ -137,7 +137,10 @@ CASES = [
         K.FAILED,
         "Error",
         True,
-        ["exit code 3 (internal error of the kubeasset runner, or the asset code exited with 3)", "RuntimeError: executor state is inconsistent"],
+        [
+            "exit code 3 (internal error of the kubeasset runner, or the asset code exited with 3)",
+            "RuntimeError: executor state is inconsistent",
+        ],
     ),
     (
         "segfault",
