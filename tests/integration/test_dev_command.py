@@ -57,6 +57,9 @@ def test_dev_runs_the_examples_and_stops_cleanly(binaries: ControlPlaneBinaries,
         wait_for("run sales-job-first-run materialized  cleaned_orders", 90)
         wait_for("run sales-job-first-run succeeded: 6 materialized", 60)
         wait_for("run top-customers-adhoc succeeded: 5 materialized", 60)
+        # top_customers materialized by a real run triggers the example sensor's marketing run.
+        wait_for("(job marketing-job, trigger Sensor)", 60)
+        wait_for("succeeded: 3 materialized", 60)
         assert not any("FAILED" in line for line in seen), "\n".join(seen)
         assert not any(line.startswith("error:") for line in seen), "\n".join(seen)
         assert binaries.kubectl is not None

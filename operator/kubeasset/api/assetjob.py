@@ -89,10 +89,12 @@ class AssetJobSpec(KubeModel):
     max_concurrent_runs: Annotated[int, Field(ge=1, le=1000)] | None = None
     """At most this many runs of the job are Starting or Running; more wait as Pending. Unset: no limit."""
     successful_runs_history_limit: HistoryLimit = 10
-    """How many finished successful runs of the job to keep, whatever created them (older ones are
-    deleted); a schedule's or sensor's own limits also prune the runs it created."""
+    """How many finished successful runs of the job to keep (older ones are deleted with their Pods).
+    It prunes the runs kubeasset made (``kubeasset launch``, schedules, sensors, retries: labelled
+    ``kubeasset.dev/job``); a run applied without that label, e.g. from a GitOps repository, is never
+    deleted, since the tool would apply it again. A schedule's or sensor's own limits also prune its runs."""
     failed_runs_history_limit: HistoryLimit = 10
-    """How many finished failed or canceled runs of the job to keep, whatever created them."""
+    """How many finished failed or canceled runs of the job to keep (the same runs as above)."""
 
     @model_validator(mode="after")
     def _one_form(self) -> AssetJobSpec:

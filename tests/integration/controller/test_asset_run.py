@@ -250,3 +250,35 @@ def test_deleting_a_run_deletes_its_pod(
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "assetruns", "gone-1")
     eventually(lambda: not run_pods(core, namespace, "gone-1"), "the Pod garbage-collected with its run", timeout=60)
     assert get(custom, namespace, "assetruns", "gone-1") is None
+
+
+def test_finished_runs_beyond_the_jobs_history_limit_go_with_their_pods(
+    custom: client.CustomObjectsApi, core: client.CoreV1Api, namespace: str, tmp_path: Path
+) -> None:
+    """successfulRunsHistoryLimit 1: when the second run succeeds, the first (and its kept Pod) is deleted.
+    The runs carry the job label as ``kubeasset launch`` gives them; a run applied without it (GitOps) is
+    never deleted."""
+    create(custom, namespace, code_location("loc", "run_cases", RUN_CODE, storage={"url": str(tmp_path / "storage")}))
+    job = asset_job("job", "loc", "key:template_source")
+    job["spec"]["successfulRunsHistoryLimit"] = 1
+    create(custom, namespace, job)
+    wait_for_condition(custom, namespace, "assetjobs", "job", "True", timeout=90)
+
+    def launched(name: str) -> dict[str, Any]:
+        manifest = run_manifest(name, "job")
+        manifest["metadata"]["labels"] = {"kubeasset.dev/job": "job"}
+        return manifest
+
+    create(custom, namespace, run_manifest("applied-by-hand", "job"))
+    assert wait_for_phase(custom, namespace, "applied-by-hand")["status"]["phase"] == "Succeeded"
+    create(custom, namespace, launched("kept-1"))
+    assert wait_for_phase(custom, namespace, "kept-1")["status"]["phase"] == "Succeeded"
+    assert run_pods(core, namespace, "kept-1"), "a finished run's Pod is kept for kubectl logs"
+    create(custom, namespace, launched("kept-2"))
+    assert wait_for_phase(custom, namespace, "kept-2")["status"]["phase"] == "Succeeded"
+
+    eventually(lambda: get(custom, namespace, "assetruns", "kept-1") is None, "the older run deleted", timeout=30)
+    eventually(lambda: not run_pods(core, namespace, "kept-1"), "its Pod garbage-collected", timeout=60)
+    assert get(custom, namespace, "assetruns", "kept-2") is not None
+    assert run_pods(core, namespace, "kept-2")
+    assert get(custom, namespace, "assetruns", "applied-by-hand") is not None
