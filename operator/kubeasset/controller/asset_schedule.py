@@ -14,19 +14,10 @@ Cost per reconcile: no API read (the cache), one create per due tick, at most on
 
 from __future__ import annotations
 
-from typing import Final
-
-from kubernetes.client.exceptions import ApiException
-
-from kubeasset.api.assetrun import AssetRun
-from kubeasset.api.assetschedule import AssetSchedule
-from kubeasset.controller.kube import KubeIO, kind_of
-from kubeasset.controller.runtime import Controller, involved
+from kubeasset.controller.runtime import Controller
+from kubeasset.controller.trigger_plan import apply_trigger_plan
 from kubeasset.controller.workqueue import ObjectKey
 from kubeasset.reconcile.schedule import ScheduleObservation, plan_schedule
-
-SCHEDULES: Final = kind_of(AssetSchedule)
-RUNS: Final = kind_of(AssetRun)
 
 
 async def reconcile_asset_schedule(controller: Controller, key: ObjectKey) -> float | None:
@@ -39,30 +30,13 @@ async def reconcile_asset_schedule(controller: Controller, key: ObjectKey) -> fl
     runs = controller.cache.runs_of_schedule(namespace, name)
     plan = plan_schedule(schedule, ScheduleObservation(job=job, runs=runs), controller.now())
 
-    # Replace: the superseded runs are told to stop before the new one starts (a job limited to one
-    # concurrent run then starts the new one as soon as the old one is canceled).
-    for run in plan.cancel:
-        await cancel_run(controller.io, namespace, run)
-    for manifest in plan.create:
-        await controller.io.create(RUNS, manifest)
-    for target in plan.delete:
-        await controller.io.delete(RUNS, namespace, target)
-    metadata = {"namespace": namespace, "name": name, "resourceVersion": schedule.metadata.resource_version}
-    current = schedule.status.to_json() if schedule.status else {}
-    await controller.io.patch_status(SCHEDULES, metadata, current, plan.status.to_json())
-    for event in plan.events:
-        await controller.events.record(involved(schedule), event)
-    if plan.requeue_at is None:
-        return None
-    return max((plan.requeue_at - controller.now()).total_seconds(), 0.0)
-
-
-async def cancel_run(io: KubeIO, namespace: str, run: str) -> None:
-    """Ask the run ``run`` to cancel (merge-patch ``spec.cancel: true``; the run controller stops its Pod).
-    Idempotent; a run that is already gone (404) is fine. Only runs the trigger owns (ownerReference
-    uid, see :func:`kubeasset.reconcile.trigger_runs.owned_runs`) are ever named by a plan."""
-    try:
-        await io.patch(RUNS, namespace, run, {"spec": {"cancel": True}})
-    except ApiException as error:
-        if error.status != 404:
-            raise
+    return await apply_trigger_plan(
+        controller,
+        schedule,
+        create=plan.create,
+        delete=plan.delete,
+        status=plan.status.to_json(),
+        events=plan.events,
+        requeue_at=plan.requeue_at,
+        cancel=plan.cancel,
+    )

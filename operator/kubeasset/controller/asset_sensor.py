@@ -17,20 +17,14 @@ most one create and one status patch.
 from __future__ import annotations
 
 import asyncio
-from typing import Final
 
 from kubeasset.api.asset import Materialization
-from kubeasset.api.assetrun import AssetRun
-from kubeasset.api.assetsensor import AssetSensor
-from kubeasset.controller.kube import kind_of
-from kubeasset.controller.runtime import Controller, involved
+from kubeasset.controller.runtime import Controller
+from kubeasset.controller.trigger_plan import apply_trigger_plan
 from kubeasset.controller.workqueue import ObjectKey
 from kubeasset.errors import GraphError, InvalidAssetKeyError
 from kubeasset.graph import AssetGraph
 from kubeasset.reconcile.sensor import SensorObservation, plan_sensor
-
-SENSORS: Final = kind_of(AssetSensor)
-RUNS: Final = kind_of(AssetRun)
 
 
 async def reconcile_asset_sensor(controller: Controller, key: ObjectKey) -> float | None:
@@ -57,15 +51,12 @@ async def reconcile_asset_sensor(controller: Controller, key: ObjectKey) -> floa
     observed = SensorObservation(job=job, graph=graph, materializations=materializations, runs=runs)
     plan = plan_sensor(sensor, observed, controller.now())
 
-    for manifest in plan.create:
-        await controller.io.create(RUNS, manifest)
-    for target in plan.delete:
-        await controller.io.delete(RUNS, namespace, target)
-    metadata = {"namespace": namespace, "name": name, "resourceVersion": sensor.metadata.resource_version}
-    current = sensor.status.to_json() if sensor.status else {}
-    await controller.io.patch_status(SENSORS, metadata, current, plan.status.to_json())
-    for event in plan.events:
-        await controller.events.record(involved(sensor), event)
-    if plan.requeue_at is None:
-        return None
-    return max((plan.requeue_at - controller.now()).total_seconds(), 0.0)
+    return await apply_trigger_plan(
+        controller,
+        sensor,
+        create=plan.create,
+        delete=plan.delete,
+        status=plan.status.to_json(),
+        events=plan.events,
+        requeue_at=plan.requeue_at,
+    )
