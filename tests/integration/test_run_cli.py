@@ -21,6 +21,7 @@ from kubeasset.cluster.kubelet import LocalKubelet
 from kubeasset.controller.operator import ControllerOptions, ControllerThread
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from tests.integration.conftest import eventually
+from tests.integration.controller.conftest import code_location
 
 GROUP, VERSION = "kubeasset.dev", "v1alpha1"
 JOB = "sales-job"
@@ -383,18 +384,7 @@ def live_cluster(
 
 
 def _location(name: str, module: str, folder: Path, storage: Path) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "CodeLocation",
-        "metadata": {"name": name},
-        "spec": {
-            "image": "kubeasset-example:test",
-            "module": module,
-            "workingDirectory": str(folder),
-            "storage": {"url": str(storage)},
-            "pod": {"nodeSelector": {"kubernetes.io/hostname": CLI_NODE}},
-        },
-    }
+    return code_location(name, module, folder, node=CLI_NODE, storage={"url": str(storage)})
 
 
 def test_launch_wait_follows_a_real_run_to_success_and_exits_1_for_a_failing_job(

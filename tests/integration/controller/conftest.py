@@ -54,8 +54,24 @@ def core(api_client: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(api_client)
 
 
-def code_location(name: str, module: str, working_directory: Path = EXAMPLES, **spec: Any) -> dict[str, Any]:
-    """A CodeLocation whose Pods run on the tests' kubelet with the local Python."""
+#: The example code location's asset keys (examples/shop), in the order its runs materialize them.
+SHOP_ASSETS = (
+    "raw/orders",
+    "raw/customers",
+    "raw/campaigns",
+    "cleaned_orders",
+    "daily_revenue",
+    "customer_lifetime_value",
+    "top_customers",
+    "campaign_performance",
+    "marketing_report",
+)
+
+
+def code_location(
+    name: str, module: str, working_directory: Path = EXAMPLES, *, node: str = NODE, **spec: Any
+) -> dict[str, Any]:
+    """A CodeLocation whose Pods run on ``node``'s kubelet (by default this package's) with the local Python."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "CodeLocation",
@@ -64,7 +80,7 @@ def code_location(name: str, module: str, working_directory: Path = EXAMPLES, **
             "image": "kubeasset-example:test",
             "module": module,
             "workingDirectory": str(working_directory),
-            "pod": {"nodeSelector": {"kubernetes.io/hostname": NODE}},
+            "pod": {"nodeSelector": {"kubernetes.io/hostname": node}},
             **spec,
         },
     }

@@ -16,7 +16,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from tests.integration.controller.conftest import GROUP, VERSION, get
+from tests.integration.controller.conftest import GROUP, VERSION, code_location, get
 
 FAILURE_CODE = Path(__file__).parent / "failure_code"
 FAILURE_MODULE = "failure_assets"
@@ -28,18 +28,7 @@ FINAL_PHASES = frozenset({"Succeeded", "Failed", "Canceled"})
 def failure_location(name: str, node: str, storage: Path) -> dict[str, Any]:
     """A CodeLocation over failure_code/failure_assets.py whose Pods run on ``node``'s kubelet, with its
     values stored in ``storage`` (shared by all runs: a retry reads what the failed run materialized)."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "CodeLocation",
-        "metadata": {"name": name},
-        "spec": {
-            "image": "kubeasset-example:test",
-            "module": FAILURE_MODULE,
-            "workingDirectory": str(FAILURE_CODE),
-            "storage": {"url": str(storage)},
-            "pod": {"nodeSelector": {"kubernetes.io/hostname": node}},
-        },
-    }
+    return code_location(name, FAILURE_MODULE, FAILURE_CODE, node=node, storage={"url": str(storage)})
 
 
 def job_manifest(

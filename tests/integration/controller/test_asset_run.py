@@ -13,6 +13,7 @@ from tests.integration.conftest import eventually
 from tests.integration.controller.conftest import (
     EXAMPLES,
     GROUP,
+    SHOP_ASSETS,
     VERSION,
     asset_job,
     code_location,
@@ -24,19 +25,6 @@ from tests.integration.controller.conftest import (
 
 RUN_CODE = Path(__file__).parent / "run_code"
 FINAL_PHASES = frozenset({"Succeeded", "Failed", "Canceled"})
-SHOP_ASSETS = [
-    "raw/orders",
-    "raw/customers",
-    "raw/campaigns",
-    "cleaned_orders",
-    "daily_revenue",
-    "customer_lifetime_value",
-    "top_customers",
-    "campaign_performance",
-    "marketing_report",
-]
-
-
 def run_manifest(name: str, job: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",

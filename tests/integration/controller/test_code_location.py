@@ -15,6 +15,7 @@ from kubeasset.controller.operator import FINALIZER
 from kubeasset.reconcile.naming import REFRESH_ANNOTATION, discovery_pod_name
 from tests.integration.conftest import Kubectl, eventually
 from tests.integration.controller.conftest import (
+    SHOP_ASSETS,
     asset_job,
     code_location,
     condition,
@@ -23,18 +24,6 @@ from tests.integration.controller.conftest import (
     items,
     wait_for_condition,
 )
-
-SHOP_ASSETS = {
-    "raw/orders",
-    "raw/customers",
-    "raw/campaigns",
-    "cleaned_orders",
-    "daily_revenue",
-    "customer_lifetime_value",
-    "top_customers",
-    "campaign_performance",
-    "marketing_report",
-}
 
 
 def _assert_untouched_by_kopf(obj: dict[str, Any]) -> None:
@@ -75,7 +64,7 @@ def test_the_example_location_is_discovered_into_nine_owned_assets(
     assert condition(location)["reason"] == "Discovered"  # type: ignore[index]
 
     assets = items(custom, namespace, "assets")
-    assert {asset["spec"]["key"] for asset in assets} == SHOP_ASSETS
+    assert {asset["spec"]["key"] for asset in assets} == set(SHOP_ASSETS)
     uid = location["metadata"]["uid"]
     for asset in assets:
         owners = asset["metadata"]["ownerReferences"]
