@@ -270,8 +270,6 @@ INVALID = [
     Invalid("assetjob-location-not-a-name", "AssetJob", {"codeLocation": "Shop_Location"}, "spec.codeLocation",
             "should match"),
     Invalid("assetschedule-job-not-a-name", "AssetSchedule", {"job": "sales job"}, "spec.job", "should match"),
-    Invalid("assetschedule-cron-not-five-fields", "AssetSchedule", {"cron": ["every day"]}, "spec.cron[0]",
-            "should match"),
     Invalid("asset-key-with-space", "Asset", {"key": "raw orders"}, "spec.key", "should match"),
     Invalid("asset-owner-not-email-or-team", "Asset", {"owners": ["nobody"]}, "spec.owners[0]", "should match"),
     Invalid("asset-group-with-dash", "Asset", {"group": "sales-team"}, "spec.group", "should match"),
@@ -295,7 +293,6 @@ INVALID = [
             "greater than or equal to 1"),
     Invalid("assetschedule-catch-up-over-100", "AssetSchedule", {"catchUpLimit": 101}, "spec.catchUpLimit",
             "less than or equal to 100"),
-    Invalid("assetschedule-no-cron", "AssetSchedule", {"cron": []}, "spec.cron", "at least 1 items"),
     Invalid("assetsensor-interval-over-a-day", "AssetSensor", {"minimumIntervalSeconds": 86401},
             "spec.minimumIntervalSeconds", "less than or equal to 86400"),
     # CEL rules

@@ -1,14 +1,16 @@
 """AssetSchedule: start runs of an AssetJob on cron ticks, with CronJob's semantics.
 
-``cron`` is always a list. Why not "a string or a list": a structural CRD schema gives every field one
-type (``oneOf``/``anyOf`` of different types is not allowed, and the int-or-string escape hatch is for
-integers only), and keeping the field untyped would give up validation. A list with ``minItems: 1``
-keeps every expression validated; ``cron: ["0 6 * * *"]`` is one extra pair of brackets, and a plain
-string is rejected with the API server's "must be of type array" on the ``cron`` field.
+``cron`` is one expression (``cron: "0 6 * * *"``, as in a CronJob) or a list of them. A structural CRD
+schema gives every field one type (``oneOf`` of a string and an array is not allowed, and CEL cannot look
+into an untyped field), so the field is an untyped node (``x-kubernetes-preserve-unknown-fields``) and the
+controller validates it: anything but a non-empty string or a list of 1-16 strings, and any expression
+that does not parse, makes the schedule ``Ready=False`` with the field's path and the column of the error
+(``spec.cron[1]: invalid cron expression '0 25 * * *': hour field, column 3: ...``).
 """
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, ClassVar, Final, Literal
 
@@ -21,17 +23,19 @@ from kubeasset.api.markers import LIST_SET
 from kubeasset.api.resource import AGE_COLUMN, CrdNames, KubeResource, PrinterColumn, ready_column
 from kubeasset.api.runs import HistoryLimit, RunReference
 from kubeasset.api.types import (
-    CRON_PATTERN,
     MAX_ACTIVE_RUNS,
     MAX_CRON_EXPRESSIONS,
     MAX_TRIGGER_NAME_LENGTH,
     TIMEZONE_PATTERN,
+    FreeFormValue,
     ObjectName,
     ObjectRef,
     Timestamp,
 )
+from kubeasset.errors import CronError
 
-CronExpression = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=CRON_PATTERN)]
+#: The longest cron expression (macros and five fields with lists fit easily).
+MAX_CRON_EXPRESSION_LENGTH: Final = 128
 #: The most missed ticks one catch-up may start (CronJob gives up after 100 missed schedules).
 MAX_CATCH_UP_LIMIT: Final = 100
 #: The longest starting deadline: a week.
@@ -56,7 +60,7 @@ class AssetScheduleSpec(KubeModel):
 
         spec:
           job: sales-job
-          cron: ["0 6 * * *", "0 18 * * 1-5"]
+          cron: ["0 6 * * *", "0 18 * * 1-5"]   # or one: cron: "0 6 * * *"
           timezone: Europe/Berlin
           concurrencyPolicy: Forbid
           startingDeadlineSeconds: 3600
@@ -68,10 +72,9 @@ class AssetScheduleSpec(KubeModel):
 
     job: ObjectRef
     """The AssetJob to run (same namespace)."""
-    cron: Annotated[
-        list[CronExpression], Field(min_length=1, max_length=MAX_CRON_EXPRESSIONS, json_schema_extra=LIST_SET)
-    ]
-    """Cron expressions (five fields, or @hourly, @daily, ...); a tick of any of them starts a run."""
+    cron: FreeFormValue
+    """A cron expression (five fields, or @hourly, @daily, ...) or a list of them; a tick of any of them
+    starts a run."""
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TIMEZONE_PATTERN)] = "UTC"
     """The IANA time zone the expressions are read in (``Europe/Berlin``); daylight saving is respected."""
     suspend: bool = False
@@ -90,6 +93,42 @@ class AssetScheduleSpec(KubeModel):
     """How many finished successful runs started by this schedule to keep (CronJob's default)."""
     failed_runs_history_limit: HistoryLimit = 1
     """How many finished failed or canceled runs started by this schedule to keep (CronJob's default)."""
+
+    def cron_expressions(self) -> tuple[tuple[str, str], ...]:
+        """``(path, expression)`` for each expression of ``cron`` (one string, or a list of 1-16); raises
+        :class:`~kubeasset.errors.CronError` naming ``spec.cron`` when the field has another shape.
+        Whether each expression parses is the timetable's business (kubeasset.reconcile.ticks).
+
+        Example::
+
+            AssetScheduleSpec(job="sales", cron="0 6 * * *").cron_expressions()
+            # (("spec.cron", "0 6 * * *"),)
+        """
+        cron = self.cron
+        if isinstance(cron, str):
+            items: list[tuple[str, object]] = [("spec.cron", cron)]
+        elif isinstance(cron, list) and 1 <= len(cron) <= MAX_CRON_EXPRESSIONS:
+            items = [(f"spec.cron[{index}]", value) for index, value in enumerate(cron)]
+        else:
+            raise CronError(
+                f"spec.cron must be a cron expression or a list of 1-{MAX_CRON_EXPRESSIONS} of them, "
+                f"got {_shown(cron)}",
+                expression=_shown(cron),
+            )
+        for path, value in items:
+            if not isinstance(value, str) or not value.strip() or len(value) > MAX_CRON_EXPRESSION_LENGTH:
+                raise CronError(
+                    f"{path} must be a cron expression (a string of 1-{MAX_CRON_EXPRESSION_LENGTH} characters), "
+                    f"got {_shown(value)}",
+                    expression=_shown(value),
+                )
+        return tuple((path, str(value)) for path, value in items)
+
+
+def _shown(value: object) -> str:
+    """A short JSON rendering of what the user wrote, for a message."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class AssetScheduleStatus(KubeModel):

@@ -95,7 +95,6 @@ MAX_TAG_KEY_LENGTH: Final = 317
 PYTHON_MODULE_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 #: A cron expression: five fields, or one of the @-macros croniter and CronJob understand. The schema
 #: catches a wrong field count early; the controller validates the fields themselves (Ready=False).
-CRON_PATTERN: Final = r"^\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4})\s*$"
 #: An IANA time zone name (``UTC``, ``Europe/Berlin``, ``America/Argentina/Buenos_Aires``, ``Etc/GMT+2``);
 #: whether the zone exists is checked by the controller (Ready=False), as the schema cannot know tzdata.
 TIMEZONE_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*)*$"

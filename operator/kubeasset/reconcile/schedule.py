@@ -102,7 +102,7 @@ def due_ticks(
         due.start  # (datetime(2027, 3, 28, 1, 0, tzinfo=UTC),)
     """
     spec = schedule.spec
-    timetable = timetable or Timetable.of(spec.cron, spec.timezone)
+    timetable = timetable or Timetable.of_spec(spec)
     if spec.suspend:
         return DueTicks((), 0, True, None, None, None)
     next_tick = next(timetable.after(now), None)
@@ -244,7 +244,7 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
         return base.model_copy(update=changes)
 
     try:
-        timetable = Timetable.of(spec.cron, spec.timezone)
+        timetable = Timetable.of_spec(spec)
     except ScheduleError as error:
         reason = {CronError: "InvalidCron", TimezoneError: "InvalidTimezone"}.get(type(error), "InvalidSchedule")
         if not ready_condition_is(previous.conditions, ConditionStatus.FALSE, reason, str(error)):
@@ -266,7 +266,7 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
     elif blocked is not None:
         ready = (ConditionStatus.FALSE, *blocked)
     else:
-        count = len(spec.cron)
+        count = len(timetable.expressions)
         ready = (ConditionStatus.TRUE, "Scheduled", f"{count} cron expression(s) in time zone {spec.timezone}")
     if blocked is not None and not spec.suspend and not ready_condition_is(previous.conditions, *ready):
         events.append(Event(EventType.WARNING, ready[1], ready[2]))

@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
-from kubeasset.errors import ScheduleError, TimezoneError
+from kubeasset.api.assetschedule import AssetScheduleSpec
+from kubeasset.errors import CronError, ScheduleError, TimezoneError
 from kubeasset.reconcile.cron import CronExpression, parse_cron
 
 #: Two offset changes of one zone are assumed to be at least this far apart (true of every zone in the
@@ -93,6 +94,20 @@ class Timetable:
         if not texts:
             raise ScheduleError("a schedule needs at least one cron expression")
         return cls(tuple(parse_cron(text) for text in texts), load_timezone(timezone))
+
+    @classmethod
+    def of_spec(cls, spec: AssetScheduleSpec) -> Timetable:
+        """The timetable of an AssetSchedule's spec; a CronError names the expression's field path
+        (``spec.cron[1]: invalid cron expression ...``), as the user wrote it."""
+        expressions = []
+        for path, text in spec.cron_expressions():
+            try:
+                expressions.append(parse_cron(text))
+            except CronError as error:
+                raise CronError(
+                    f"{path}: {error}", expression=error.expression, field=error.field, column=error.column
+                ) from error
+        return cls(tuple(expressions), load_timezone(spec.timezone))
 
     def after(self, moment: datetime) -> Iterator[datetime]:
         """Every tick strictly after ``moment``, ascending, as aware UTC datetimes (endless)."""

@@ -88,7 +88,7 @@ def pending_job(name: str, selection: str) -> dict[str, Any]:
     return body
 
 
-def schedule(name: str, job: str, cron: list[str], **spec: Any) -> dict[str, Any]:
+def schedule(name: str, job: str, cron: object, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "AssetSchedule",

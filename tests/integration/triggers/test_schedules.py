@@ -99,9 +99,12 @@ def ticking(
                 ("forbid", {"concurrencyPolicy": "Forbid"}),
                 ("replace", {"concurrencyPolicy": "Replace"}),
             ):
-                body = create(custom, namespace, schedule(name, "pending", EVERY_MINUTE, **spec))
+                # every-minute writes its one expression as a bare string, as a CronJob's schedule is written.
+                cron: str | list[str] = EVERY_MINUTE[0] if name == "every-minute" else EVERY_MINUTE
+                body = create(custom, namespace, schedule(name, "pending", cron, **spec))
                 created.append(_time(body["metadata"]["creationTimestamp"]))
-            create(custom, namespace, schedule("bad-cron", "pending", ["0 25 * * *"]))
+            create(custom, namespace, schedule("bad-cron", "pending", ["@daily", "0 25 * * *"]))
+            create(custom, namespace, schedule("bad-cron-shape", "pending", {"hour": 6}))
             create(custom, namespace, schedule("bad-zone", "pending", EVERY_MINUTE, timezone="Mars/Olympus"))
             first = _minute_after(max(created))
             assert _minute_after(min(created)) == first, "the schedules straddle a minute boundary: rerun"
@@ -186,13 +189,19 @@ def test_invalid_cron_and_time_zone_are_not_ready_with_the_errors_position(
         custom, ticking.namespace, "assetschedules", "bad-cron", "False", reason="InvalidCron"
     )
     message = _ready(bad_cron)["message"]
+    assert message.startswith("spec.cron[1]: ")
     assert "hour field, column 3" in message and "25 is out of range 0-23" in message
     assert "nextScheduleTime" not in bad_cron["status"]
+    # The API server keeps any value in the untyped cron field; the controller says what is wrong with it.
+    bad_shape = wait_for_condition(
+        custom, ticking.namespace, "assetschedules", "bad-cron-shape", "False", reason="InvalidCron"
+    )
+    assert 'spec.cron must be a cron expression or a list of 1-16 of them, got {"hour": 6}' in _ready(bad_shape)["message"]
     bad_zone = wait_for_condition(
         custom, ticking.namespace, "assetschedules", "bad-zone", "False", reason="InvalidTimezone"
     )
     assert "'Mars/Olympus'" in _ready(bad_zone)["message"]
-    for name in ("bad-cron", "bad-zone"):
+    for name in ("bad-cron", "bad-cron-shape", "bad-zone"):
         assert runs_of(custom, ticking.namespace, SCHEDULE, name) == []
         assert any(event.type == "Warning" for event in events_of(core, ticking.namespace, name))
 

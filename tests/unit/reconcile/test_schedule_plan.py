@@ -230,6 +230,7 @@ def test_an_invalid_expression_makes_ready_false_with_the_column_and_warns_once(
     plan = plan_schedule(resource, ScheduleObservation(job=job()), at("2027-05-01T12:00:00"))
     (ready,) = plan.status.conditions
     assert (ready.status, ready.reason) == ("False", "InvalidCron")
+    assert ready.message.startswith("spec.cron[1]: invalid cron expression '0 25 * * *'")
     assert "hour field, column 3: 25 is out of range 0-23" in ready.message
     assert plan.create == () and plan.requeue_at is None and plan.status.next_schedule_time is None
     assert [(e.type, e.reason) for e in plan.events] == [(EventType.WARNING, "InvalidCron")]
@@ -237,6 +238,36 @@ def test_an_invalid_expression_makes_ready_false_with_the_column_and_warns_once(
     stored = schedule(cron=["0 6 * * *", "0 25 * * *"], status=plan.status.to_json())
     again = plan_schedule(stored, ScheduleObservation(job=job()), at("2027-05-01T12:05:00"))
     assert again.events == () and again.status == plan.status
+
+
+def test_a_bare_cron_string_schedules_like_a_list_of_one() -> None:
+    now = at("2027-05-01T12:20:00")
+    bare = plan_schedule(schedule(cron="0 * * * *"), ScheduleObservation(job=job()), now)
+    listed = plan_schedule(schedule(cron=["0 * * * *"]), ScheduleObservation(job=job()), now)
+    assert bare.status.next_schedule_time == at("2027-05-01T13:00:00")
+    assert bare.status == listed.status and bare.create == listed.create
+    (ready,) = bare.status.conditions
+    assert (ready.status, ready.reason) == ("True", "Scheduled")
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 25 * * *", "spec.cron: invalid cron expression '0 25 * * *': hour field, column 3"),
+        ([], "spec.cron must be a cron expression or a list of 1-16 of them, got []"),
+        (6, "spec.cron must be a cron expression or a list of 1-16 of them, got 6"),
+        (["@daily"] * 17, "spec.cron must be a cron expression or a list of 1-16 of them"),
+        (["@daily", 6], "spec.cron[1] must be a cron expression (a string of 1-128 characters), got 6"),
+        (["  "], "spec.cron[0] must be a cron expression"),
+        ("every day", "spec.cron: invalid cron expression 'every day'"),
+    ],
+)
+def test_a_cron_field_of_the_wrong_shape_is_not_ready_and_names_the_field(cron: object, message: str) -> None:
+    plan = plan_schedule(schedule(cron=cron), ScheduleObservation(job=job()), at("2027-05-01T12:00:00"))
+    (ready,) = plan.status.conditions
+    assert (ready.status, ready.reason) == ("False", "InvalidCron")
+    assert ready.message.startswith(message), ready.message
+    assert plan.create == () and plan.status.next_schedule_time is None
 
 
 def test_an_unknown_time_zone_makes_ready_false() -> None:
