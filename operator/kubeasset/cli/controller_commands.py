@@ -3,6 +3,7 @@ Pod's service account in-cluster)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -42,15 +43,16 @@ def run_command(
     leader_election_id: str,
 ) -> None:
     """Reconcile CodeLocations, the Asset catalog and AssetJobs until Ctrl-C. With several replicas one acts,
-    the others stand by on a Lease (leader election) and take over when it goes.
+    the others stand by on a Lease (leader election) and take over when it goes. Settings beyond these flags
+    come from KUBEASSET_* environment variables (README: "Controller settings"), as the Helm chart sets them.
 
     Example: kubeasset controller run -n shop --kubeconfig ~/.kube/kubeasset
     """
     # Imported here: kopf and the kubernetes client are the `controller` extra, which the rest of the CLI
     # (materialize, describe, select) does not need.
+    from kubeasset.controller.environment import apply_environment
     from kubeasset.controller.operator import configure_logging, main_options, run
 
-    configure_logging()
     options = main_options(
         namespaces,
         all_namespaces,
@@ -59,4 +61,6 @@ def run_command(
         leader_election_namespace=leader_election_namespace,
         lease_name=leader_election_id,
     )
+    options = apply_environment(options, os.environ)
+    configure_logging(options.log_level, json_format=options.json_logs)
     run(options)

@@ -5,9 +5,11 @@ foreground, as the operator image runs it (``kubeasset controller run`` is the s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from kubeasset.controller.environment import apply_environment
 from kubeasset.controller.leader import DEFAULT_LEASE_NAME
 from kubeasset.controller.operator import configure_logging, main_options, run
 from kubeasset.errors import KubeassetError
@@ -32,7 +34,6 @@ def main(argv: list[str] | None = None) -> int:
         "--leader-election-id", default=DEFAULT_LEASE_NAME, help="name of the Lease (default: %(default)s)"
     )
     args = parser.parse_args(argv)
-    configure_logging()
     try:
         options = main_options(
             args.namespace,
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             leader_election_namespace=args.leader_election_namespace,
             lease_name=args.leader_election_id,
         )
+        options = apply_environment(options, os.environ)
+        configure_logging(options.log_level, json_format=options.json_logs)
         run(options)
     except KubeassetError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -120,6 +120,8 @@ async def reconcile_asset_run(controller: Controller, key: ObjectKey) -> float |
         unreadable_lines=snapshot.unreadable_lines if snapshot is not None else 0,
         summary=summary,
         job_runs=controller.cache.runs_of_job(namespace, run.spec.job) if run.spec.job else (),
+        max_concurrent_runs=controller.max_concurrent_runs,
+        unfinished_runs=controller.cache.unfinished_runs() if controller.max_concurrent_runs else (),
         defaults=controller.run_pod_defaults,
         code_versions={asset.spec.key: asset.spec.code_version for asset in assets},
     )
@@ -137,6 +139,7 @@ async def _apply(
     namespace = run.metadata.namespace or ""
     if plan.pod_to_create is not None:
         await controller.io.create(PODS, plan.pod_to_create)
+        controller.metrics.pod_created(run)
     if plan.retry_run is not None:
         await controller.io.create(RUNS, plan.retry_run)
     if plan.catalog:
@@ -152,12 +155,19 @@ async def _apply(
         controller.written.remember(
             RUNS.kind, namespace, run.metadata.name or "", based_on=run.metadata.resource_version, obj=written
         )
+        if _becomes_final(run, plan):  # once: the write was guarded by the version that was not final yet
+            controller.metrics.run_final(run, plan.status)
     for event in plan.events:
         await controller.events.record(involved(run), event)
     if plan.pod_to_delete is not None:
         await controller.io.delete(PODS, namespace, plan.pod_to_delete)
     for target in plan.runs_to_delete:
         await controller.io.delete(RUNS, namespace, target)
+
+
+def _becomes_final(run: AssetRun, plan: RunPlan) -> bool:
+    was_final = run.status is not None and run.status.phase is not None and run.status.phase.is_finished
+    return not was_final and plan.status.phase is not None and plan.status.phase.is_finished
 
 
 # --- observation -------------------------------------------------------------------------------------

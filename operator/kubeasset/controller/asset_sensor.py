@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from kubeasset.api.asset import Materialization
+from kubeasset.controller.metrics import ready_of, sensor_result
 from kubeasset.controller.runtime import Controller
 from kubeasset.controller.trigger_plan import apply_trigger_plan
 from kubeasset.controller.workqueue import ObjectKey
@@ -51,7 +52,7 @@ async def reconcile_asset_sensor(controller: Controller, key: ObjectKey) -> floa
     observed = SensorObservation(job=job, graph=graph, materializations=materializations, runs=runs)
     plan = plan_sensor(sensor, observed, controller.now())
 
-    return await apply_trigger_plan(
+    delay = await apply_trigger_plan(
         controller,
         sensor,
         create=plan.create,
@@ -60,3 +61,7 @@ async def reconcile_asset_sensor(controller: Controller, key: ObjectKey) -> floa
         events=plan.events,
         requeue_at=plan.requeue_at,
     )
+    # Counted once applied: a failed apply is a reconcile error, and its retry evaluates again.
+    result = sensor_result(len(plan.create), ready_of(plan.status.conditions))
+    controller.metrics.sensor_evaluated(namespace, name, result)
+    return delay

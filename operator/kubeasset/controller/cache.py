@@ -57,6 +57,8 @@ RUN_BY_NAME: Final = "run"
 RUN_BY_JOB: Final = "job"
 RUN_BY_SCHEDULE: Final = "schedule"
 RUN_BY_SENSOR: Final = "sensor"
+#: Every run that has not finished (Pending, Starting, Running), in every watched namespace.
+RUN_UNFINISHED: Final = "unfinished"
 
 _R = TypeVar("_R", bound=KubeResource)
 #: kopf's read-only index: key -> a collection of values (one per object).
@@ -104,6 +106,18 @@ class Cache:
     def runs_of_job(self, namespace: str, job: str) -> list[AssetRun]:
         """The AssetRuns of the AssetJob ``job`` (``spec.job``), in no particular order."""
         return self._values(RUNS, (RUN_BY_JOB, namespace, job))
+
+    def all_runs(self) -> list[AssetRun]:
+        """Every AssetRun the controller watches, once each (all namespaces; the metrics count them)."""
+        index = self._indexes.get(RUNS)
+        if index is None:
+            return []
+        found = (_newest(list(runs)) for key, runs in index.items() if key[0] == RUN_BY_NAME)
+        return [run for run in found if run is not None]
+
+    def unfinished_runs(self) -> list[AssetRun]:
+        """Every Pending, Starting or Running run the controller watches (all namespaces)."""
+        return self._values(RUNS, (RUN_UNFINISHED, "", ""))
 
     def runs_of_schedule(self, namespace: str, schedule: str) -> list[AssetRun]:
         """The AssetRuns labelled ``kubeasset.dev/schedule=<schedule>``."""

@@ -40,7 +40,7 @@ from kubeasset.reconcile.naming import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
 )
-from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
+from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL, run_phase
 
 log = logging.getLogger("kubeasset.controller")
 
@@ -189,6 +189,9 @@ def run_index_keys(namespace: str, name: str, run: AssetRun) -> dict[tuple[str, 
     for label, relation in ((SCHEDULE_LABEL, cache.RUN_BY_SCHEDULE), (SENSOR_LABEL, cache.RUN_BY_SENSOR)):
         if labels.get(label):
             keys[(relation, namespace, labels[label])] = run
+    if not run_phase(run).is_finished:
+        # Every unfinished run under one key: the controller-wide maxConcurrentRuns counts them.
+        keys[(cache.RUN_UNFINISHED, "", "")] = run
     return keys
 
 

@@ -32,9 +32,12 @@ from kubeasset.controller.asset_run import reconcile_asset_run
 from kubeasset.controller.asset_schedule import reconcile_asset_schedule
 from kubeasset.controller.asset_sensor import reconcile_asset_sensor
 from kubeasset.controller.code_location import reconcile_code_location
+from kubeasset.controller.endpoints import Health, Stage, serve_endpoints
 from kubeasset.controller.handlers import build_registry
 from kubeasset.controller.kube import KubeIO, load_configuration
 from kubeasset.controller.leader import DEFAULT_LEASE_NAME, LeaderElector, default_namespace, run_while_leading
+from kubeasset.controller.logs import log_handler
+from kubeasset.controller.metrics import ControllerMetrics
 from kubeasset.controller.runtime import (
     ASSET_JOB,
     ASSET_RUN,
@@ -78,6 +81,18 @@ class ControllerOptions:
     leader_election_namespace: str = "default"
     lease_name: str = DEFAULT_LEASE_NAME
     lease_timing: LeaseTiming = field(default_factory=LeaseTiming)
+    #: Runs Pending/Starting/Running at once across every job and namespace (None: only each AssetJob's
+    #: maxConcurrentRuns limits them).
+    max_concurrent_runs: int | None = None
+    #: Port of the liveness/readiness endpoints (/healthz, /readyz); None: not served.
+    health_port: int | None = None
+    #: Port of the Prometheus metrics endpoint (/metrics); None: not served.
+    metrics_port: int | None = None
+    #: The address both listen on ("0.0.0.0" in a Pod; tests use loopback).
+    listen_address: str = "0.0.0.0"
+    #: The level of the controller's log lines, and whether they are JSON objects (one per line).
+    log_level: int = logging.INFO
+    json_logs: bool = False
     #: The controller's wall clock (aware UTC); None: the real one. Tests shift it to play a controller that
     #: was down for a while (schedules' catch-up) without waiting for the ticks.
     clock: Callable[[], datetime] | None = None
@@ -111,12 +126,49 @@ async def run_async(
 ) -> None:
     """Run the controller until ``stop_flag`` is set (or SIGINT/SIGTERM in the main thread); ``on_start``
     is handed the Controller (its queue and cache) before kopf starts. With leader election, stand by until
-    leading (returns when stopped meanwhile), and raise LeadershipLostError when the Lease is lost."""
+    leading (returns when stopped meanwhile), and raise LeadershipLostError when the Lease is lost.
+
+    The health and metrics endpoints (``options.health_port``/``metrics_port``) are served from the start,
+    before leader election (a standby must pass its probes), until everything else stopped."""
     configuration = load_configuration(options.kubeconfig)
+    metrics = ControllerMetrics()
+    health = Health()
+    endpoints = await serve_endpoints(
+        health,
+        metrics.registry,
+        address=options.listen_address,
+        health_port=options.health_port,
+        metrics_port=options.metrics_port,
+    )
+    try:
+        await _run_controller(
+            options, configuration, metrics, health, stop_flag=stop_flag, ready_flag=ready_flag, on_start=on_start
+        )
+    finally:
+        health.stage = Stage.STOPPING
+        metrics.set_leader(False)
+        await endpoints.close()
+
+
+async def _run_controller(
+    options: ControllerOptions,
+    configuration: client.Configuration,
+    metrics: ControllerMetrics,
+    health: Health,
+    *,
+    stop_flag: asyncio.Event | threading.Event | None,
+    ready_flag: threading.Event | asyncio.Event | None,
+    on_start: Callable[[Controller], None] | None,
+) -> None:
+    """:func:`run_async` behind its endpoints: stand by for the Lease, then the work queue and kopf."""
     elector = _leader_elector(configuration, options)
-    if elector is not None and not await elector.acquire(stop_flag):
-        elector.io.close()
-        return  # stopped while standing by: nothing was started
+    if elector is not None:
+        health.stage = Stage.STANDING_BY
+        if not await elector.acquire(stop_flag):
+            elector.io.close()
+            return  # stopped while standing by: nothing was started
+    health.stage = Stage.LEADING
+    metrics.set_leader(True)
     io = KubeIO(configuration)
     controller = Controller(
         io,
@@ -124,6 +176,8 @@ async def run_async(
         workers=options.workers,
         clock=options.clock,
         run_pod_defaults=options.run_pods,
+        max_concurrent_runs=options.max_concurrent_runs,
+        metrics=metrics,
     )
 
     reconcilers = {
@@ -137,30 +191,55 @@ async def run_async(
         {kind: functools.partial(reconcile, controller) for kind, reconcile in reconcilers.items()}
     )
     queue_task = asyncio.create_task(queue.run(), name="kubeasset-work-queue")
+    health.watch_task("work queue", queue_task)
+    # kopf tells its readiness to an event of ours: /readyz learns it, then the caller's ready_flag. Created
+    # before kopf starts, so kopf leaves the task alone when it stops (it cancels the tasks it spawned).
+    kopf_ready = asyncio.Event()
+    forward_ready = asyncio.create_task(_when_ready(kopf_ready, health, ready_flag), name="kubeasset-ready")
     if on_start is not None:
         on_start(controller)
-    try:
-        await run_while_leading(
-            elector,
-            lambda flag: kopf.operator(
+
+    async def operate(flag: asyncio.Future[None] | asyncio.Event | threading.Event | None) -> None:
+        try:
+            await kopf.operator(
                 registry=build_registry(controller, configuration),
                 settings=configure(kopf.OperatorSettings()),
                 clusterwide=not options.namespaces,
                 namespaces=list(options.namespaces),
                 stop_flag=flag,
-                ready_flag=ready_flag,
-            ),
-            stop_flag=stop_flag,
-            on_lost=queue_task.cancel,
-        )
+                ready_flag=kopf_ready,
+            )
+        finally:
+            if not _flag_is_set(flag):  # kopf ended without being asked to: /healthz fails from now on
+                health.kopf_ended = True
+
+    try:
+        await run_while_leading(elector, operate, stop_flag=stop_flag, on_lost=queue_task.cancel)
     finally:
+        health.stage = Stage.STOPPING
+        forward_ready.cancel()
         queue_task.cancel()
-        await asyncio.gather(queue_task, return_exceptions=True)
+        await asyncio.gather(queue_task, forward_ready, return_exceptions=True)
         await controller.run_logs.close()
         if elector is not None:  # only now that nothing acts any more
             await elector.release()
             elector.io.close()
         io.close()
+
+
+async def _when_ready(
+    kopf_ready: asyncio.Event, health: Health, ready_flag: threading.Event | asyncio.Event | None
+) -> None:
+    await kopf_ready.wait()
+    health.kopf_ready = True
+    if ready_flag is not None:
+        ready_flag.set()
+
+
+def _flag_is_set(flag: asyncio.Future[None] | asyncio.Event | threading.Event | None) -> bool:
+    if flag is None:
+        return False
+    return flag.done() if isinstance(flag, asyncio.Future) else flag.is_set()
 
 
 def _leader_elector(configuration: client.Configuration, options: ControllerOptions) -> LeaderElector | None:
@@ -171,10 +250,11 @@ def _leader_elector(configuration: client.Configuration, options: ControllerOpti
     return LeaderElector(io, options.leader_election_namespace, options.lease_name, timing=options.lease_timing)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log lines for a person watching the controller: kubeasset's decisions and kopf's warnings, without
-    kopf's line per handled watch event ("Handler ... succeeded")."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: int = logging.INFO, json_format: bool = False) -> None:
+    """Log lines for a person watching the controller (text) or for a log collector (``json_format``: one
+    JSON object per line, see kubeasset.controller.logs): kubeasset's decisions and kopf's warnings, without
+    kopf's line per handled watch event ("Handler ... succeeded"). Replaces handlers set up before."""
+    logging.basicConfig(level=level, handlers=[log_handler(json_format)], force=True)
     logging.getLogger("kopf.objects").setLevel(max(level, logging.WARNING))
 
 

@@ -19,12 +19,11 @@ from typing import Any, Final
 import kopf
 
 from kubeasset.api.assetrun import AssetRun
-from kubeasset.api.conditions import SUCCEEDED, find_condition
 from kubeasset.api.resource import KubeResource
-from kubeasset.api.runs import RunPhase
 from kubeasset.controller.cache import Cache
 from kubeasset.controller.events import EventRecorder
 from kubeasset.controller.kube import KubeIO
+from kubeasset.controller.metrics import ControllerMetrics
 from kubeasset.controller.run_logs import RunLogs
 from kubeasset.controller.run_memory import RunMemory, WrittenObjects
 from kubeasset.controller.workqueue import ObjectKey, Reconcile, WorkQueue
@@ -32,7 +31,7 @@ from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.discovery_result import DiscoveryResult
 from kubeasset.reconcile.plan_items import Event, EventType
 from kubeasset.reconcile.run_pod import RunPodDefaults
-from kubeasset.reconcile.run_queue import WAITING_FOR_CONCURRENCY
+from kubeasset.reconcile.run_queue import first_waiting
 from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
 
 log = logging.getLogger("kubeasset.controller")
@@ -80,8 +79,12 @@ class Controller:
         clock: Callable[[], datetime] | None = None,
         workers: int = 8,
         run_pod_defaults: RunPodDefaults | None = None,
+        max_concurrent_runs: int | None = None,
+        metrics: ControllerMetrics | None = None,
     ) -> None:
         self.io = io
+        #: Prometheus metrics (its own registry); the scrape-time gauges read this cache and queue.
+        self.metrics = metrics or ControllerMetrics()
         self.events = EventRecorder(io)
         self.cache = Cache()
         self.discovery_defaults = discovery_defaults or DiscoveryDefaults()
@@ -92,6 +95,8 @@ class Controller:
         self.queue: WorkQueue | None = None
         #: AssetRuns: controller-wide run Pod defaults, live log followers, per-run memory, own writes.
         self.run_pod_defaults = run_pod_defaults or RunPodDefaults()
+        #: Runs Pending/Starting/Running at once across everything this controller watches (None: no limit).
+        self.max_concurrent_runs = max_concurrent_runs
         self.run_logs = RunLogs(io, self._wake_run)
         self.run_memory: dict[tuple[str, str], RunMemory] = {}
         self.written = WrittenObjects()
@@ -100,7 +105,8 @@ class Controller:
         return self._clock()
 
     def make_queue(self, reconcilers: Mapping[str, Reconcile]) -> WorkQueue:
-        self.queue = WorkQueue(reconcilers, workers=self._workers, on_error=self._report_error)
+        self.queue = WorkQueue(reconcilers, workers=self._workers, on_error=self._report_error, observer=self.metrics)
+        self.metrics.watch(self.cache.all_runs, self.queue.depth)
         return self.queue
 
     def _add(self, key: ObjectKey, delay: float = 0.0) -> None:
@@ -160,15 +166,21 @@ class Controller:
     def run_changed(self, namespace: str, name: str, run: AssetRun, event_type: str | None = None) -> None:
         """A run changed: it, its job (last run, runs waiting for a concurrency slot) and the schedule or
         sensor that created it look again. A run that finished or is deleted frees a concurrency slot: the
-        job's runs waiting for one look again."""
+        runs first in line for one (of its job; of the controller-wide limit) look again."""
         self._add(ObjectKey(ASSET_RUN, namespace, name))
+        if event_type == "DELETED":
+            self.metrics.forget_run(run.metadata.uid or "")
+        else:
+            self.metrics.run_seen(run)  # starts its launch-latency clock
+        phase = run.status.phase if run.status else None
+        freed = event_type == "DELETED" or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished)
         if run.spec.job:
             self._add(ObjectKey(ASSET_JOB, namespace, run.spec.job))
-            phase = run.status.phase if run.status else None
-            if event_type == "DELETED" or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished):
-                for sibling in self.cache.runs_of_job(namespace, run.spec.job):
-                    if sibling.metadata.name != name and _waiting_for_slot(sibling):
-                        self._add(ObjectKey(ASSET_RUN, namespace, sibling.metadata.name or ""))
+            job = self.cache.job(namespace, run.spec.job)
+            if freed and job is not None and job.spec.max_concurrent_runs:
+                self._wake_first_waiting(self.cache.runs_of_job(namespace, run.spec.job), job.spec.max_concurrent_runs)
+        if freed and self.max_concurrent_runs:
+            self._wake_first_waiting(self.cache.unfinished_runs(), self.max_concurrent_runs)
         labels = run.metadata.labels or {}
         if labels.get(SCHEDULE_LABEL):
             self._add(ObjectKey(ASSET_SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
@@ -185,6 +197,10 @@ class Controller:
             if event_type != "DELETED" and not (phase and phase.is_finished):
                 self.run_logs.follow(pod, run)
             self._add(ObjectKey(ASSET_RUN, namespace, run))
+
+    def _wake_first_waiting(self, runs: list[AssetRun], limit: int) -> None:
+        for waiting in first_waiting(runs, limit):
+            self._add(ObjectKey(ASSET_RUN, waiting.metadata.namespace or "", waiting.metadata.name or ""))
 
     def _wake_run(self, namespace: str, name: str, delay: float) -> None:
         if self.queue is not None:
@@ -221,13 +237,6 @@ class Controller:
         await self.events.record(involved(resource), Event(EventType.WARNING, RECONCILE_FAILED, f"{error}{suffix}"))
 
 
-def _waiting_for_slot(run: AssetRun) -> bool:
-    """A Pending run waiting for a free slot of its job's maxConcurrentRuns."""
-    status = run.status
-    if status is None or status.phase != RunPhase.PENDING:
-        return False
-    condition = find_condition(status.conditions, SUCCEEDED)
-    return condition is not None and condition.reason == WAITING_FOR_CONCURRENCY
 
 
 def involved(resource: KubeResource) -> dict[str, Any]:

@@ -39,7 +39,9 @@ async def apply_trigger_plan(
     for run in cancel:
         await cancel_run(controller.io, namespace, run)
     for manifest in create:
-        await controller.io.create(RUNS, manifest)
+        created = await controller.io.create(RUNS, manifest)
+        if isinstance(trigger, AssetSchedule):
+            controller.metrics.schedule_run_created(namespace, trigger.metadata.name or "", created, controller.now())
     for target in delete:
         await controller.io.delete(RUNS, namespace, target)
     kind: Kind = kind_of(type(trigger))

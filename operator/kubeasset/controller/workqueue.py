@@ -18,7 +18,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 import kopf
 
@@ -37,11 +37,34 @@ class ObjectKey(NamedTuple):
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
 
+    def log_extra(self) -> dict[str, object]:
+        """``extra=`` of a log call about this object: kopf's ``k8s_ref`` form, which JSON logs show as the
+        fields kind, namespace and name (kubeasset.controller.logs)."""
+        return {"k8s_ref": {"kind": self.kind, "namespace": self.namespace, "name": self.name}}
+
 
 #: A reconcile: returns seconds until it wants to run again (None: only when something changes).
 Reconcile = Callable[[ObjectKey], Awaitable[float | None]]
 #: Told about a failed reconcile after the queue decided when to retry (e.g. to post a Warning Event).
 ErrorReporter = Callable[[ObjectKey, kopf.TemporaryError | kopf.PermanentError, int], Awaitable[None]]
+
+
+class ReconcileObserver(Protocol):
+    """Told about every reconcile (kubeasset.controller.metrics.ControllerMetrics is one)."""
+
+    def reconcile_finished(self, kind: str, seconds: float, error_type: str | None) -> None:
+        """One reconcile of ``kind`` took ``seconds``; ``error_type`` "temporary"/"permanent" when it failed."""
+
+
+class QueueDepth(NamedTuple):
+    """The queue at one instant: keys due now, keys waiting for a later time, keys being reconciled (busy
+    workers), and the number of workers."""
+
+    due: int
+    delayed: int
+    busy: int
+    workers: int
+
 
 #: The longest a requeue may be put off (a periodic refresh of a week still wakes up to look).
 MAX_DELAY: Final = 24 * 3600.0
@@ -56,9 +79,15 @@ class WorkQueue:
     """
 
     def __init__(
-        self, reconcilers: Mapping[str, Reconcile], *, workers: int = 8, on_error: ErrorReporter | None = None
+        self,
+        reconcilers: Mapping[str, Reconcile],
+        *,
+        workers: int = 8,
+        on_error: ErrorReporter | None = None,
+        observer: ReconcileObserver | None = None,
     ) -> None:
         self._reconcilers = dict(reconcilers)
+        self._observer = observer
         self._workers = workers
         self._on_error = on_error
         self._due: dict[ObjectKey, float] = {}
@@ -98,6 +127,12 @@ class WorkQueue:
         """Keys being reconciled or due now (not those waiting for a later time)."""
         now = time.monotonic()
         return len(self._active) + sum(1 for due in self._due.values() if due <= now)
+
+    def depth(self) -> QueueDepth:
+        """How many keys wait (due now or later) and how many workers are busy: for the metrics."""
+        now = time.monotonic()
+        due = sum(1 for at in self._due.values() if at <= now)
+        return QueueDepth(due, len(self._due) - due, len(self._active), self._workers)
 
     async def run(self) -> None:
         """Dispatch due keys to the workers until cancelled."""
@@ -139,6 +174,14 @@ class WorkQueue:
 
     async def _reconcile(self, key: ObjectKey) -> float | None:
         self.reconciles += 1
+        started = time.monotonic()
+        delay, error_type = await self._reconcile_once(key)
+        if self._observer is not None:
+            self._observer.reconcile_finished(key.kind, time.monotonic() - started, error_type)
+        return delay
+
+    async def _reconcile_once(self, key: ObjectKey) -> tuple[float | None, str | None]:
+        """(seconds until the next reconcile or None, "temporary"/"permanent" when it failed else None)."""
         try:
             delay = await self._reconcilers[key.kind](key)
         except asyncio.CancelledError:
@@ -157,13 +200,14 @@ class WorkQueue:
                     decision,
                     decision.delay or 0.0,
                     exc_info=None if known else error,
+                    extra=key.log_extra(),
                 )
             else:
-                log.warning("%s: %s", key, decision)
+                log.warning("%s: %s", key, decision, extra=key.log_extra())
             if self._on_error is not None:
                 await self._on_error(key, decision, attempt)
             if isinstance(decision, kopf.TemporaryError):
-                return decision.delay or 0.0
-            return None
+                return decision.delay or 0.0, "temporary"
+            return None, "permanent"
         self._failures.pop(key, None)
-        return delay
+        return delay, None

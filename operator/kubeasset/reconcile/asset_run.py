@@ -25,7 +25,9 @@ Rules (tests/unit/reconcile/test_asset_run*.py):
   the Pod has stopped, then Canceled with its unfinished assets Canceled;
 * a final run whose Pod has not stopped (start timeout, run timeout, InvalidImageName, a cancel that
   raced the Pod's creation) gets its Pod deleted; a Pod that ended is kept for ``kubectl logs`` and is
-  garbage-collected with its run;
+  garbage-collected with its run, or deleted earlier, after the controller's Pod clean-up delay counted
+  from the run's completion (Helm ``controller.podCleanup``; succeeded and failed runs apart);
+* WaitingForConcurrency applies the job's maxConcurrentRuns and then the controller-wide limit (run_queue);
 * Events: run_events (one per phase entered, exactly once); retries: run_retry; history: run_history.
 
 The controller applies a plan in this order: create the Pod / the retry run (409 AlreadyExists is
@@ -136,6 +138,10 @@ class RunObservation:
     """The parsed termination summary, once the container has terminated with one."""
     job_runs: Sequence[AssetRun] = ()
     """The runs of the same job (same namespace), for maxConcurrentRuns and the history limits."""
+    max_concurrent_runs: int | None = None
+    """The controller-wide limit of unfinished runs (Helm ``controller.maxConcurrentRuns``); None: none."""
+    unfinished_runs: Sequence[AssetRun] = ()
+    """Every unfinished run the controller watches (all namespaces), for ``max_concurrent_runs``."""
     defaults: RunPodDefaults = field(default_factory=RunPodDefaults)
     """Controller-wide Pod defaults (Helm values)."""
     code_versions: Mapping[str, str | None] | None = None
@@ -229,6 +235,12 @@ class _Planner:
             limit=job.spec.max_concurrent_runs if job is not None else None,
             job_name=self.run.spec.job or "",
             job_runs=self.observed.job_runs,
+        ) or concurrency_wait(
+            self.run,
+            limit=self.observed.max_concurrent_runs,
+            job_name=self.run.spec.job or "",
+            job_runs=self.observed.unfinished_runs,
+            controller_wide=True,
         )
         if wait is not None and not asked:
             return self._waiting(WAITING_FOR_CONCURRENCY, wait.message, keys)
@@ -315,6 +327,12 @@ class _Planner:
         pod = self.observed.pod
         if pod_to_delete is None and pod is not None and _owned_by(pod, self.run) and _still_running(pod):
             pod_to_delete = _pod_id(pod)
+        elif pod_to_delete is None and pod is not None and _owned_by(pod, self.run) and not _deleting(pod):
+            cleanup_at = self._pod_cleanup_time(status)
+            if cleanup_at is not None and self.now >= cleanup_at:
+                pod_to_delete = _pod_id(pod)
+            elif cleanup_at is not None:
+                requeue = _earliest(requeue, (cleanup_at - self.now).total_seconds())
         job = self.observed.job
         transition = not (self.old.phase is not None and self.old.phase.is_finished)
         extra: list[Event] = []
@@ -356,6 +374,19 @@ class _Planner:
             failure_note=note if transition else None,
             extra_events=extra,
         )
+
+    def _pod_cleanup_time(self, status: AssetRunStatus) -> datetime | None:
+        """When the stopped Pod of this finished run is deleted (controller setting; None: kept with the
+        run). Counted from the run's completion, so a restart of the controller does not reset it."""
+        defaults = self.observed.defaults
+        after = (
+            defaults.delete_succeeded_pod_after_seconds
+            if status.phase == RunPhase.SUCCEEDED
+            else defaults.delete_failed_pod_after_seconds
+        )
+        if after is None:
+            return None
+        return (status.completion_time or self.now) + timedelta(seconds=after)
 
     # --- what the run needs before its Pod --------------------------------------------------------
 

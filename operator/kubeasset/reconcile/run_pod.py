@@ -104,6 +104,11 @@ class RunPodDefaults:
     pin_image_digest: bool = True
     """Run the image digest the code location's discovery ran (status.imageId), so that a mutable tag
     such as ``:latest`` runs exactly the code whose graph was discovered."""
+    delete_succeeded_pod_after_seconds: int | None = None
+    """Delete a succeeded run's Pod this long after the run finished (the results stay in the run's
+    status); None: keep it as long as the run exists (it goes with the run)."""
+    delete_failed_pod_after_seconds: int | None = None
+    """The same for failed and canceled runs (kept longer by the chart: their logs explain the failure)."""
 
 
 def build_run_pod(

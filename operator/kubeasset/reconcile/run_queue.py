@@ -11,7 +11,10 @@ Rules (tests/unit/reconcile/test_asset_run_queue.py):
   Pod only when ``active + Pending runs ahead of it < maxConcurrentRuns``. Counting the runs ahead (not
   only the active ones) is what keeps two runs planned from the same observation from both starting
   when one slot is free: the later one sees the earlier one ahead of it;
-* a Pending run with ``spec.cancel`` or a ``deletionTimestamp`` is not ahead of anyone: it never starts.
+* a Pending run with ``spec.cancel`` or a ``deletionTimestamp`` is not ahead of anyone: it never starts;
+* the controller-wide limit (Helm ``controller.maxConcurrentRuns``) is the same rule over every unfinished
+  run the controller watches, all jobs, ad-hoc runs and namespaces together (ties broken by namespace, then
+  name). A run needs a slot under both limits.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ _NAMED_RUNS: Final = 5
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def queue_order(run: AssetRun) -> tuple[datetime, str]:
-    """A run's place in its job's queue: creation time, then name (names are unique, so ties are broken
-    the same way everywhere)."""
-    return (run.metadata.creation_timestamp or _EPOCH, run.metadata.name or "")
+def queue_order(run: AssetRun) -> tuple[datetime, str, str]:
+    """A run's place in the queue: creation time, then namespace and name (unique together, so ties are
+    broken the same way everywhere)."""
+    return (run.metadata.creation_timestamp or _EPOCH, run.metadata.namespace or "", run.metadata.name or "")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ConcurrencyWait:
     active: tuple[str, ...]
     ahead: int
     job_name: str
+    controller_wide: bool = False
 
     @property
     def message(self) -> str:
@@ -57,8 +61,12 @@ class ConcurrencyWait:
         names = ", ".join(self.active[:_NAMED_RUNS])
         if len(self.active) > _NAMED_RUNS:
             names += f" and {len(self.active) - _NAMED_RUNS} more"
-        text = f"waiting for a free slot: job {self.job_name!r} allows {self.limit} concurrent {plural}"
-        text += " (maxConcurrentRuns)"
+        if self.controller_wide:
+            text = f"waiting for a free slot: the controller allows {self.limit} concurrent {plural} in all"
+            text += " (Helm value controller.maxConcurrentRuns)"
+        else:
+            text = f"waiting for a free slot: job {self.job_name!r} allows {self.limit} concurrent {plural}"
+            text += " (maxConcurrentRuns)"
         text += f"; active: {names}" if names else "; active: none"
         if self.ahead:
             text += f"; {self.ahead} queued ahead of this run"
@@ -66,11 +74,17 @@ class ConcurrencyWait:
 
 
 def concurrency_wait(
-    run: AssetRun, *, limit: int | None, job_name: str, job_runs: Sequence[AssetRun]
+    run: AssetRun,
+    *,
+    limit: int | None,
+    job_name: str,
+    job_runs: Sequence[AssetRun],
+    controller_wide: bool = False,
 ) -> ConcurrencyWait | None:
     """None when ``run`` may create its Pod now; else why it waits.
 
-    ``job_runs`` are the runs of the same job as observed (``run`` itself among them or not).
+    ``job_runs`` are the runs of the same job as observed (``run`` itself among them or not); with
+    ``controller_wide``, every unfinished run the controller watches, and ``limit`` the controller's.
 
     Example::
 
@@ -80,7 +94,7 @@ def concurrency_wait(
     if limit is None:
         return None
     me = queue_order(run)
-    others = [other for other in job_runs if other.metadata.name != run.metadata.name]
+    others = [other for other in job_runs if _identity(other) != _identity(run)]
     active = sorted((other for other in others if holds_slot(other)), key=queue_order)
     ahead = [
         other
@@ -95,10 +109,35 @@ def concurrency_wait(
         return None
     return ConcurrencyWait(
         limit=limit,
-        active=tuple(other.metadata.name or "" for other in active),
+        active=tuple(_shown_name(other, controller_wide) for other in active),
         ahead=len(ahead),
         job_name=job_name,
+        controller_wide=controller_wide,
     )
+
+
+def first_waiting(runs: Sequence[AssetRun], count: int) -> list[AssetRun]:
+    """The ``count`` runs of ``runs`` that wait for a slot, first in the queue first: the ones a freed slot
+    can concern (waking every waiting run would cost a reconcile each, for a burst of hundreds)."""
+    waiting = [run for run in runs if waits_for_slot(run)]
+    return sorted(waiting, key=queue_order)[:count]
+
+
+def waits_for_slot(run: AssetRun) -> bool:
+    """Whether ``run`` is Pending because of a concurrency limit."""
+    if run_phase(run) != RunPhase.PENDING or run.status is None:
+        return False
+    condition = find_condition(run.status.conditions, SUCCEEDED)
+    return condition is not None and condition.reason == WAITING_FOR_CONCURRENCY
+
+
+def _identity(run: AssetRun) -> tuple[str, str]:
+    return (run.metadata.namespace or "", run.metadata.name or "")
+
+
+def _shown_name(run: AssetRun, qualified: bool) -> str:
+    name = run.metadata.name or ""
+    return f"{run.metadata.namespace}/{name}" if qualified and run.metadata.namespace else name
 
 
 def holds_slot(run: AssetRun) -> bool:

@@ -98,7 +98,7 @@ def test_the_command_line_elects_a_leader_unless_told_not_to(monkeypatch: pytest
 
     ran: list[operator.ControllerOptions] = []
     monkeypatch.setattr(operator, "run", ran.append)
-    monkeypatch.setattr(operator, "configure_logging", lambda: None)
+    monkeypatch.setattr(operator, "configure_logging", lambda *args, **kwargs: None)
     runner = CliRunner()
     assert runner.invoke(cli, ["controller", "run", "-n", "shop"]).exit_code == 0
     assert runner.invoke(cli, ["controller", "run", "--no-leader-elect"]).exit_code == 0
@@ -112,6 +112,6 @@ def test_the_command_line_elects_a_leader_unless_told_not_to(monkeypatch: pytest
     from kubeasset.controller.__main__ import main
 
     monkeypatch.setattr("kubeasset.controller.__main__.run", ran.append)
-    monkeypatch.setattr("kubeasset.controller.__main__.configure_logging", lambda: None)
+    monkeypatch.setattr("kubeasset.controller.__main__.configure_logging", lambda *args, **kwargs: None)
     assert main(["--no-leader-elect"]) == 0 and not ran[-1].leader_election
     assert main(["--leader-election-id", "tenant-a"]) == 0 and ran[-1].lease_name == "tenant-a"

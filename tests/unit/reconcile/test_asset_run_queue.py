@@ -10,12 +10,14 @@ from kubeasset.api import AssetRun
 from kubeasset.api.conditions import SUCCEEDED, find_condition
 from kubeasset.api.runs import RunPhase
 from kubeasset.reconcile.asset_run import plan_asset_run
+from kubeasset.reconcile.run_pod import RunPodDefaults
 from kubeasset.reconcile.run_queue import concurrency_wait
 from tests.unit.reconcile import run_pod_states as states
 from tests.unit.reconcile.asset_run_builders import (
     CREATED,
     KEYS,
     NOW,
+    Driver,
     exited,
     job,
     materialized,
@@ -142,3 +144,92 @@ def test_many_runs_start_in_creation_order_and_never_beyond_the_limit(limit: int
     by_creation = sorted(runs, key=lambda name: runs[name].metadata.creation_timestamp)  # type: ignore[arg-type, return-value]
     assert started_order == by_creation
     assert all(item.status and item.status.phase == RunPhase.SUCCEEDED for item in runs.values())
+
+
+# --- the controller-wide limit (Helm controller.maxConcurrentRuns) ---------------------------------------
+
+
+def test_the_controller_wide_limit_counts_runs_of_every_job_and_namespace() -> None:
+    other_job = run("marketing-1", created=CREATED, status=phase_status("Running"), job="marketing")
+    ad_hoc = run("adhoc-1", created=CREATED, status=phase_status("Running"), codeLocation="shop", selection="*")
+    waiting = queued("sales-2", 1)
+    observed = observe(
+        job=job(), job_runs=[waiting], max_concurrent_runs=2, unfinished_runs=[other_job, ad_hoc, waiting]
+    )
+    plan = plan_asset_run(waiting, observed, NOW)
+    assert plan.pod_to_create is None
+    condition = find_condition(plan.status.conditions, SUCCEEDED)
+    assert condition is not None and condition.reason == "WaitingForConcurrency"
+    message = plan.status.message or ""
+    assert "the controller allows 2 concurrent runs in all" in message
+    assert "controller.maxConcurrentRuns" in message and "data/marketing-1" in message
+
+    # One slot frees up: the run starts; without the limit nothing held it back.
+    finished = run("marketing-1", created=CREATED, status=phase_status("Succeeded"), job="marketing")
+    observed = observe(job=job(), job_runs=[waiting], max_concurrent_runs=2, unfinished_runs=[ad_hoc, waiting])
+    assert plan_asset_run(waiting, observed, NOW).pod_to_create is not None
+    assert finished.status is not None  # a finished run is not in the unfinished list the controller passes
+
+
+def test_under_both_limits_a_run_needs_a_slot_of_its_job_and_of_the_controller() -> None:
+    active = queued("sales-1", 0, status=phase_status("Running"))
+    waiting = queued("sales-2", 1)
+    # The controller has room, the job has not.
+    observed = observe(
+        job=job(maxConcurrentRuns=1),
+        job_runs=[active, waiting],
+        max_concurrent_runs=10,
+        unfinished_runs=[active, waiting],
+    )
+    plan = plan_asset_run(waiting, observed, NOW)
+    assert plan.pod_to_create is None and "job 'sales' allows 1" in (plan.status.message or "")
+
+
+def test_a_controller_wide_burst_starts_exactly_the_limit_in_creation_order() -> None:
+    burst = [queued(f"sales-{index:03}", index) for index in range(50)]
+    observed = observe(job=job(), job_runs=burst, max_concurrent_runs=5, unfinished_runs=burst)
+    started_runs = [item.metadata.name for item in burst if plan_asset_run(item, observed, NOW).pod_to_create]
+    assert started_runs == [f"sales-{index:03}" for index in range(5)]
+
+
+# --- Pod clean-up (Helm controller.podCleanup) -----------------------------------------------------------
+
+
+def _finished_run(exit_code: int) -> tuple[Driver, dict[str, object]]:
+    driver = Driver.of(run())
+    driver.step(observe())
+    events = [item for key in KEYS for item in (started("sales-1", key, 0), materialized("sales-1", key, 1))]
+    pod = pod_of(driver.run, exited(exit_code, "Completed" if exit_code == 0 else "Error"))
+    driver.step(observe(pod=pod, events=events if exit_code == 0 else events[:1]))
+    return driver, pod
+
+
+def test_a_succeeded_runs_pod_is_deleted_after_the_clean_up_delay_counted_from_completion() -> None:
+    driver, pod = _finished_run(0)
+    assert driver.phase() == RunPhase.SUCCEEDED
+    completed = driver.status().completion_time
+    assert completed is not None
+    defaults = RunPodDefaults(delete_succeeded_pod_after_seconds=3600, delete_failed_pod_after_seconds=86400)
+    early = plan_asset_run(driver.run, observe(pod=pod, defaults=defaults), completed + timedelta(minutes=10))
+    assert early.pod_to_delete is None
+    assert early.requeue_after == pytest.approx(50 * 60)  # it wakes up when the delay is over
+    due = plan_asset_run(driver.run, observe(pod=pod, defaults=defaults), completed + timedelta(hours=1))
+    assert due.pod_to_delete is not None and due.pod_to_delete.name == pod["metadata"]["name"]  # type: ignore[index]
+    assert due.status == driver.status()  # the results stay; nothing else changes
+    gone = plan_asset_run(driver.run, observe(pod=None, defaults=defaults), completed + timedelta(hours=2))
+    assert gone.status == driver.status() and gone.pod_to_delete is None
+
+
+def test_a_failed_runs_pod_follows_the_failed_delay_and_none_keeps_pods() -> None:
+    driver, pod = _finished_run(1)
+    assert driver.phase() == RunPhase.FAILED
+    completed = driver.status().completion_time
+    assert completed is not None
+    defaults = RunPodDefaults(delete_succeeded_pod_after_seconds=60, delete_failed_pod_after_seconds=86400)
+    assert (
+        plan_asset_run(driver.run, observe(pod=pod, defaults=defaults), completed + timedelta(hours=1)).pod_to_delete
+        is None
+    )
+    assert plan_asset_run(driver.run, observe(pod=pod, defaults=defaults), completed + timedelta(days=1)).pod_to_delete
+    kept = plan_asset_run(driver.run, observe(pod=pod), completed + timedelta(days=365))
+    assert kept.pod_to_delete is None and kept.requeue_after is None
