@@ -23,6 +23,7 @@ from kubernetes.client.rest import ApiException
 from kubeasset.cluster.binaries import ControlPlaneBinaries, ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
 from kubeasset.cluster.helm_binary import HelmBinary, ensure_helm
+from kubeasset.cluster.kstatus_binary import ensure_kstatus_probe
 from kubeasset.errors import BinariesError
 
 _HERE = Path(__file__).parent
@@ -30,7 +31,7 @@ REPOSITORY = _HERE.parent.parent
 CRD_DIR = REPOSITORY / "crds"
 
 #: The outcome of the one ensure_binaries() (and ensure_helm()) call made before the tests run.
-_ENSURED: dict[str, ControlPlaneBinaries | HelmBinary | BinariesError] = {}
+_ENSURED: dict[str, ControlPlaneBinaries | HelmBinary | Path | BinariesError] = {}
 
 
 def _is_integration(item: pytest.Item) -> bool:
@@ -75,6 +76,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         except BinariesError as error:
             progress(f"cannot provide helm: {error}")
             _ENSURED["helm"] = error
+    # kstatus-probe (Flux's kstatus on kubeasset's objects, tests/integration/gitops) likewise, when marked.
+    if any(item.get_closest_marker("kstatus") for item in session.items):
+        try:
+            _ENSURED["kstatus"] = ensure_kstatus_probe(progress=progress)
+        except BinariesError as error:
+            progress(f"cannot provide kstatus-probe: {error}")
+            _ENSURED["kstatus"] = error
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +106,18 @@ def helm_binary() -> HelmBinary:
     if isinstance(found, BinariesError):
         pytest.fail(f"helm is not available: {found}", pytrace=False)
     assert isinstance(found, HelmBinary)
+    return found
+
+
+@pytest.fixture(scope="session")
+def kstatus_probe() -> Path:
+    """The kstatus-probe program (tests using it carry the ``kstatus`` marker)."""
+    found = _ENSURED.get("kstatus")
+    if found is None:  # a test without the marker: ask now
+        found = ensure_kstatus_probe()
+    if isinstance(found, BinariesError):
+        pytest.fail(f"kstatus-probe is not available: {found}", pytrace=False)
+    assert isinstance(found, Path)
     return found
 
 

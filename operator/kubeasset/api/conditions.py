@@ -23,6 +23,11 @@ from kubeasset.api.types import MAX_CONDITION_MESSAGE_LENGTH, MAX_CONDITIONS, Ti
 READY: Final = "Ready"
 SUCCEEDED: Final = "Succeeded"
 MATERIALIZED: Final = "Materialized"
+#: kstatus's "abnormal-true" conditions (sigs.k8s.io/cli-utils, read by Flux and kpt), on runs besides
+#: ``Succeeded``: ``Reconciling`` True while a run has not finished, ``Stalled`` True once it failed or was
+#: canceled, neither once it succeeded; so kstatus says InProgress, Failed and Current.
+RECONCILING: Final = "Reconciling"
+STALLED: Final = "Stalled"
 
 #: ``metav1.Condition``'s patterns: a type is ``CamelCase`` or ``example.com/CamelCase``, a reason is
 #: ``CamelCase`` (letters, digits, '_', ',' or ':' inside).
@@ -108,3 +113,9 @@ def set_condition(
     if previous is None:
         return [*conditions, updated]
     return [updated if condition.type == type_ else condition for condition in conditions]
+
+
+def remove_condition(conditions: Sequence[Condition], type_: str) -> list[Condition]:
+    """``conditions`` without the one of type ``type_`` (kstatus: an abnormal-true condition that no
+    longer applies is removed rather than set to False)."""
+    return [condition for condition in conditions if condition.type != type_]

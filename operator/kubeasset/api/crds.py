@@ -20,8 +20,13 @@ from kubeasset.api.schema import first_paragraph, structural_schema
 
 #: The repository folders that hold the generated CRDs, relative to the repository root.
 CRD_FOLDERS: Final = ("crds", "helm/kubeasset/crds")
-#: The command, run at the repository root, that regenerates every folder of :data:`CRD_FOLDERS`.
-REGENERATE_COMMAND: Final = "kubeasset crds " + " ".join(f"--out {folder}/" for folder in CRD_FOLDERS)
+#: The resource reference generated from the same models (kubeasset.api.reference), relative to the root.
+REFERENCE_FILE: Final = "docs/reference.md"
+#: The command, run at the repository root, that regenerates every folder of :data:`CRD_FOLDERS` and the
+#: resource reference :data:`REFERENCE_FILE`.
+REGENERATE_COMMAND: Final = (
+    "kubeasset crds " + " ".join(f"--out {folder}/" for folder in CRD_FOLDERS) + f" --reference {REFERENCE_FILE}"
+)
 _HEADER: Final = (
     f"# Generated from the models in kubeasset.api by `{REGENERATE_COMMAND}`.\n"
     "# Do not edit: change the models and regenerate.\n"

@@ -197,6 +197,28 @@ def build_main_package(
     _build(toolchain, module_dir, [package], ldflags, str(output), f"{name} {version}", progress)
 
 
+def build_program(
+    toolchain: GoToolchain,
+    module_dir: Path,
+    *,
+    go_mod: Sequence[str],
+    sources: dict[str, str],
+    output: Path,
+    progress: Progress,
+    name: str,
+) -> None:
+    """Build a small main package of kubeasset's own (``sources``: file name -> Go text) in ``module_dir``.
+
+    ``go mod tidy`` resolves its requirements (the versions named in ``go_mod`` and what they need) from
+    the module proxy, like the throwaway modules above; used for test helpers such as the kstatus probe.
+    """
+    _write_module(module_dir, go_mod)
+    for file_name, text in sources.items():
+        (module_dir / file_name).write_text(text, encoding="utf-8")
+    _run_go(toolchain, ["mod", "tidy"], module_dir, module_dir / "go.log", name, progress)
+    _build(toolchain, module_dir, ["."], "-s -w", str(output), name, progress)
+
+
 def _download(toolchain: GoToolchain, work_root: Path, module: str, version: str, progress: Progress) -> dict[str, str]:
     progress(f"fetching {module}@{version} from the Go module proxy")
     work_root.mkdir(parents=True, exist_ok=True)

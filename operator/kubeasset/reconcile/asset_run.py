@@ -51,9 +51,13 @@ from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.conditions import (
     CONDITION_REASON_PATTERN,
     READY,
+    RECONCILING,
+    STALLED,
     SUCCEEDED,
+    Condition,
     ConditionStatus,
     find_condition,
+    remove_condition,
     set_condition,
 )
 from kubeasset.api.runs import RunPhase
@@ -525,15 +529,17 @@ class _Planner:
         else:
             state = ConditionStatus.UNKNOWN
         message = cut_message(message)
+        condition_reason = _condition_reason(reason, phase)
         conditions = set_condition(
             old.conditions,
             SUCCEEDED,
             state,
-            reason=_condition_reason(reason, phase),
+            reason=condition_reason,
             message=message,
             now=self.now,
             observed_generation=self.generation,
         )
+        conditions = self._kstatus_conditions(conditions, phase, condition_reason, message)
         listed = list(assets) if assets is not None else old.assets
         summary = RunSummary.of(listed) if listed is not None else None
         return AssetRunStatus(
@@ -551,13 +557,41 @@ class _Planner:
             progress=summary.progress if summary is not None else None,
         )
 
+    def _kstatus_conditions(
+        self, conditions: list[Condition], phase: RunPhase, reason: str, message: str
+    ) -> list[Condition]:
+        """Reconciling while unfinished, Stalled once failed or canceled, neither once succeeded."""
+        if not phase.is_finished:
+            conditions = remove_condition(conditions, STALLED)
+            return set_condition(
+                conditions,
+                RECONCILING,
+                ConditionStatus.TRUE,
+                reason=reason,
+                message=message,
+                now=self.now,
+                observed_generation=self.generation,
+            )
+        conditions = remove_condition(conditions, RECONCILING)
+        if phase == RunPhase.SUCCEEDED:
+            return remove_condition(conditions, STALLED)
+        return set_condition(
+            conditions,
+            STALLED,
+            ConditionStatus.TRUE,
+            reason=reason,
+            message=message,
+            now=self.now,
+            observed_generation=self.generation,
+        )
+
     def _regenerated(self, status: AssetRunStatus) -> AssetRunStatus:
         """A final status, unchanged but for the generation it describes (tags or cancel edited later)."""
         if status.observed_generation == self.generation:
             return status
         conditions = [
             condition.model_copy(update={"observed_generation": self.generation})
-            if condition.type == SUCCEEDED
+            if condition.type in (SUCCEEDED, STALLED)
             else condition
             for condition in status.conditions
         ]

@@ -432,3 +432,22 @@ def test_a_pod_created_just_before_a_crash_is_adopted_not_created_again() -> Non
     plan = driver.step(observe(job=job(maxConcurrentRuns=1), pod=pod_of(driver.run, states.CONTAINER_CREATING)))
     assert plan.pod_to_create is None
     assert driver.phase() == RunPhase.STARTING
+
+
+def test_runs_carry_kstatus_conditions_so_flux_sees_in_progress_failed_and_current() -> None:
+    def types(driver: Driver) -> dict[str, str]:
+        return {condition.type: condition.status for condition in driver.status().conditions}
+
+    driver = Driver.of(run())
+    driver.step(observe())
+    assert types(driver) == {"Succeeded": "Unknown", "Reconciling": "True"}
+    events = [item for key in KEYS for item in (started("sales-1", key, 0), materialized("sales-1", key, 1))]
+    driver.step(observe(pod=pod_of(driver.run, exited(0, "Completed")), events=events))
+    assert types(driver) == {"Succeeded": "True"}
+
+    failing = Driver.of(run("sales-2"))
+    failing.step(observe())
+    failing.step(observe(pod=pod_of(failing.run, exited(1))))
+    assert types(failing) == {"Succeeded": "False", "Stalled": "True"}
+    stalled = find_condition(failing.status().conditions, "Stalled")
+    assert stalled is not None and stalled.message == failing.message()
