@@ -7,6 +7,7 @@ each bad field by its camelCase path, like ``spec.cron[0]``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from kubeasset.api.assetsensor import AssetSensor
 from kubeasset.api.base import GROUP_VERSION, strict_context
 from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.resource import KubeResource
+from kubeasset.api.types import DNS_SUBDOMAIN_PATTERN, MAX_OBJECT_NAME_LENGTH
 from kubeasset.errors import InvalidManifestError
 
 #: Every kind, in the order a reader meets them: where code is, what it defines, how it runs.
@@ -32,6 +34,7 @@ RESOURCE_CLASSES: Final[tuple[type[KubeResource], ...]] = (
     AssetSensor,
     AssetRun,
 )
+_NAME_RE: Final = re.compile(DNS_SUBDOMAIN_PATTERN)
 #: Kind name -> model class.
 KINDS: Final[Mapping[str, type[KubeResource]]] = {cls.crd.kind: cls for cls in RESOURCE_CLASSES}
 
@@ -71,6 +74,14 @@ def parse_manifest(obj: Mapping[str, Any]) -> KubeResource:
     except ValidationError as error:
         raise InvalidManifestError(_describe(obj, error)) from error
     name, limit = resource.metadata.name, cls.crd.max_name_length
+    if name is not None and (len(name) > MAX_OBJECT_NAME_LENGTH or not _NAME_RE.match(name)):
+        # The API server refuses it too, but only after the CLI got that far: say it first, and why.
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise InvalidManifestError(
+            f"{cls.crd.kind} {shown!r}: metadata.name must be a DNS subdomain name, as Kubernetes requires: "
+            f"lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most "
+            f"{MAX_OBJECT_NAME_LENGTH} characters"
+        )
     if name is not None and limit is not None and len(name) > limit:
         raise InvalidManifestError(
             f"{cls.crd.kind} {name!r}: metadata.name has {len(name)} characters; at most {limit} are "

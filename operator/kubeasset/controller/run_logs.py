@@ -39,7 +39,7 @@ from kubeasset.controller.kube import PODS, KubeIO
 from kubeasset.errors import ProtocolError
 from kubeasset.reconcile.run_pod import RUN_CONTAINER_NAME
 from kubeasset.sdk.events import ExecutionEvent
-from kubeasset.sdk.runner_protocol import parse_event_line
+from kubeasset.sdk.runner_protocol import EVENT_LINE_PREFIX, parse_event_line
 
 log = logging.getLogger("kubeasset.controller")
 
@@ -55,6 +55,11 @@ MAX_FAILURES_BEFORE_LIVE: Final = 3
 _RESTREAM_PAUSE_SECONDS: Final = 0.5
 #: After its Pod was deleted, a follower may drain what the stream still delivers for this long.
 DRAIN_AFTER_DELETE_SECONDS: Final = 10.0
+
+#: A log line longer than this is not kept whole (its start is, to tell an event line from user output): an
+#: event line that long is unreadable. The runner's own lines stay far below (metadata entries are capped).
+MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+_PREFIX_BYTES: Final = EVENT_LINE_PREFIX.encode()
 
 #: Wake the reconcile of run ``name`` in ``namespace`` after ``delay`` seconds.
 Wake = Callable[[str, str, float], None]
@@ -267,23 +272,27 @@ class RunLogs:
             if response.status != 200:
                 raise LogReadError(response.status, (await response.text())[:500])
             skip = entry.lines
-            buffer = b""
+            lines = LineSplitter()
             async for chunk in response.content.iter_any():
-                buffer += chunk
-                *complete, buffer = buffer.split(b"\n")
-                for raw in complete:
+                for raw, cut in lines.feed(chunk):
                     if skip:
                         skip -= 1
                         continue
                     entry.lines += 1
-                    self._line(entry, raw)
-            if buffer and final and not skip:
+                    self._line(entry, raw, cut)
+            last = lines.rest()
+            if last is not None and final and not skip:
                 entry.lines += 1
-                self._line(entry, buffer)
+                self._line(entry, *last)
 
-    def _line(self, entry: _PodLog, raw: bytes) -> None:
+    def _line(self, entry: _PodLog, raw: bytes, cut: bool = False) -> None:
+        if cut:  # longer than MAX_LINE_BYTES: user output, or an event line no reader should take
+            if _PREFIX_BYTES in raw:
+                entry.unreadable_lines += 1
+                log.info("run Pod %s/%s: event line over %d bytes", entry.namespace, entry.pod, MAX_LINE_BYTES)
+            return
         try:
-            event = parse_event_line(raw.decode("utf-8", errors="replace"))
+            event = read_event_line(raw)
         except ProtocolError as error:
             entry.unreadable_lines += 1
             log.info("run Pod %s/%s: unreadable event line: %s", entry.namespace, entry.pod, error)
@@ -303,6 +312,61 @@ class RunLogs:
             connector = aiohttp.TCPConnector(ssl=ssl_context(self._io.configuration))
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
+
+
+class LineSplitter:
+    """Splits a log stream into lines in time linear in its size (a user's 100 MB line must not stall the
+    controller's event loop), keeping at most ``limit`` bytes of each line.
+
+    Example::
+
+        lines = LineSplitter()
+        lines.feed(b"a\nb")   # [(b"a", False)]
+        lines.rest()           # (b"b", False): the unterminated last line
+    """
+
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._cut = False
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes, bool]]:
+        """The lines ``chunk`` completes, each with whether it was cut to the limit."""
+        *complete, tail = chunk.split(b"\n")
+        lines = []
+        for piece in complete:
+            self._add(piece)
+            lines.append(self._take())
+        self._add(tail)
+        return lines
+
+    def rest(self) -> tuple[bytes, bool] | None:
+        """The unterminated last line, if any."""
+        return self._take() if self._parts or self._cut else None
+
+    def _add(self, piece: bytes) -> None:
+        room = self._limit - self._size
+        if len(piece) > room:
+            piece, self._cut = piece[: max(0, room)], True
+        if piece:
+            self._parts.append(piece)
+            self._size += len(piece)
+
+    def _take(self) -> tuple[bytes, bool]:
+        line, cut = b"".join(self._parts), self._cut
+        self._parts, self._size, self._cut = [], 0, False
+        return line, cut
+
+
+def read_event_line(raw: bytes) -> ExecutionEvent | None:
+    """The runner event on one line of a run Pod's log, None for user output; ProtocolError for an event
+    line that does not parse. The bytes are whatever the container wrote: user code may print bytes that
+    are not UTF-8, which become U+FFFD rather than an error (they are rarely on an event line anyway).
+
+    Example: ``read_event_line(b'hello \\xff')`` is None.
+    """
+    return parse_event_line(raw.decode("utf-8", errors="replace"))
 
 
 def ssl_context(configuration: Any) -> ssl.SSLContext | bool:

@@ -38,13 +38,13 @@ class AssetKey:
             raise InvalidAssetKeyError("an asset key needs at least one part")
         if len(parts) > MAX_KEY_PARTS:
             raise InvalidAssetKeyError(
-                f"asset key {KEY_SEPARATOR.join(map(str, parts))!r} has {len(parts)} parts; "
+                f"asset key {_shown(KEY_SEPARATOR.join(map(str, parts)))} has {len(parts)} parts; "
                 f"at most {MAX_KEY_PARTS} are allowed"
             )
         for part in parts:
             if not isinstance(part, str) or not _KEY_PART_RE.match(part):
                 raise InvalidAssetKeyError(
-                    f"invalid asset key part {part!r}: use 1-63 letters, digits, '_' or '-', "
+                    f"invalid asset key part {_shown(part)}: use 1-63 letters, digits, '_' or '-', "
                     "not starting with '-'"
                 )
         object.__setattr__(self, "path", parts)
@@ -78,3 +78,9 @@ class AssetKey:
 
 
 CoercibleToAssetKey = AssetKey | str | Sequence[str]
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a 10 KB key must not make a 10 KB message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"

@@ -36,6 +36,8 @@ MACROS: Final = {
 
 _MONTHS: Final = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
 _WEEKDAYS: Final = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+#: How much of a bad expression an error message quotes.
+_SHOWN_CHARS: Final = 100
 _ITEM: Final = re.compile(r"^(?P<base>[^/]+)(/(?P<step>.*))?$")
 
 
@@ -170,7 +172,7 @@ def _parse_field(text: str, field: _Field, token: str, start: int) -> frozenset[
         step = 1
         if step_text is not None:
             step_column = column + len(base) + 1
-            if not step_text.isdigit() or int(step_text) == 0:
+            if not _is_number(step_text) or int(step_text) == 0:
                 raise _error(text, field.name, step_column, f"step {step_text!r} must be a positive whole number")
             step = int(step_text)
         if base in ("*", "?"):
@@ -202,7 +204,7 @@ def _listed(field: _Field, selected: frozenset[int]) -> str:
 
 
 def _value(text: str, field: _Field, word: str, column: int) -> int:
-    if word.isdigit():
+    if _is_number(word):
         number = int(word)
     elif word.lower() in field.names:
         number = field.names[word.lower()]
@@ -216,6 +218,11 @@ def _value(text: str, field: _Field, word: str, column: int) -> int:
     return number
 
 
+def _is_number(word: str) -> bool:
+    # ASCII only: str.isdigit() is also true of '０' (which int() reads as 0) and of '²' (which it refuses).
+    return word.isascii() and word.isdigit()
+
+
 def _any_day_exists(days_of_month: frozenset[int], months: frozenset[int]) -> bool:
     # February has a 29th in leap years: the expression then runs every four years, which is allowed.
     longest = {month: calendar.monthrange(2024, month)[1] for month in months}
@@ -224,6 +231,10 @@ def _any_day_exists(days_of_month: frozenset[int], months: frozenset[int]) -> bo
 
 def _error(text: str, field: str | None, column: int, problem: str) -> CronError:
     where = f"{field} field, column {column}" if field else f"column {column}"
+    # A long expression is shown by its start: the column says where the mistake is.
+    shown = repr(text) if len(text) <= _SHOWN_CHARS else repr(text[:_SHOWN_CHARS]) + "…"
+    if len(problem) > _SHOWN_CHARS * 2:  # it quotes a (long) part of the expression
+        problem = problem[: _SHOWN_CHARS * 2] + "…"
     return CronError(
-        f"invalid cron expression {text!r}: {where}: {problem}", expression=text, field=field, column=column
+        f"invalid cron expression {shown}: {where}: {problem}", expression=text, field=field, column=column
     )

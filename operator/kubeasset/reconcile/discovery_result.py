@@ -168,7 +168,9 @@ def _find_document(log_text: str) -> dict[str, Any] | None:
             continue
         try:
             data = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # JSONDecodeError is a ValueError, as is an integer over Python's digit limit; nesting too deep
+            # for the parser is a RecursionError. Either way it is not the runner's document.
             continue  # a cut document; without a complete one the caller reports the missing document
         if not isinstance(data, dict) or "v" not in data:
             continue  # JSON that user code printed to stderr while being imported
@@ -286,6 +288,6 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, an integer over the digit limit, nesting too deep
         return None
     return data if isinstance(data, dict) else None

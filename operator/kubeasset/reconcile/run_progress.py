@@ -183,6 +183,10 @@ def fold_run_progress(
     if unreadable_lines:
         plural = "s" if unreadable_lines != 1 else ""
         notes.append(f"{unreadable_lines} unreadable event line{plural} (see the Pod log)")
+    if fold.foreign:
+        foreign = list(fold.foreign)
+        plural = "s" if len(foreign) != 1 else ""
+        notes.append(f"ignored events for {len(foreign)} asset{plural} not in this run ({_names(foreign)})")
     return fold.progress(outcome, summary, pod_over, cancel_requested, notes)
 
 
@@ -218,14 +222,14 @@ class _Asset:
         """Make the asset final; False (and nothing changes) when it already is: finals never regress."""
         if self.final:
             if self.start_time is None and duration is not None and self.state == state:
-                self.start_time = moment - timedelta(seconds=duration)
+                self.start_time = _before(moment, duration)
             return False
         self.state = state
         self.end_time = moment
         if duration is not None:
             self.duration = max(0.0, duration)
             if self.start_time is None:
-                self.start_time = moment - timedelta(seconds=self.duration)
+                self.start_time = _before(moment, self.duration)
         elif self.start_time is not None and moment >= self.start_time:
             self.duration = (moment - self.start_time).total_seconds()
         self.message = cut_message(message) if message else None
@@ -252,6 +256,8 @@ class _Fold:
         self.now = now
         self.run_started: datetime | None = None
         self.run_finished: RunFinished | None = None
+        self.foreign: dict[str, None] = {}
+        """Keys of events for assets that are not in this run (a runner of another version, a user's print)."""
 
     def apply(self, event: ExecutionEvent) -> None:
         if isinstance(event, RunStarted):
@@ -261,7 +267,8 @@ class _Fold:
             self.run_finished = self.run_finished or event
             return
         asset = self.assets.get(event.asset_key.to_user_string())
-        if asset is None:  # not an asset of this run: nothing to record it in
+        if asset is None:  # not an asset of this run: nothing to record it in, but the message says so
+            self.foreign[event.asset_key.to_user_string()] = None
             return
         if isinstance(event, AssetStarted):
             asset.start(event.timestamp)
@@ -485,6 +492,14 @@ def _cause(outcome: PodOutcome) -> str:
     if outcome.exit_code is not None:
         return f"the Pod failed with exit code {outcome.exit_code}"
     return f"the Pod ended ({outcome.reason})"
+
+
+def _before(moment: datetime, seconds: float) -> datetime | None:
+    """``seconds`` before ``moment``; None when that is before the year 1 (a runner's clock gone wrong)."""
+    try:
+        return moment - timedelta(seconds=seconds)
+    except OverflowError:
+        return None
 
 
 def _names(keys: Sequence[str]) -> str:

@@ -40,6 +40,8 @@ from kubeasset.sdk.runner_protocol import (
 
 #: How many defined keys an "unknown asset" message lists before saying "...".
 _LISTED_KEYS = 20
+#: How much of a bad asset key a message quotes.
+_SHOWN_CHARS = 100
 
 
 class _Interruption:
@@ -150,7 +152,10 @@ def _parse_keys(assets: list[str]) -> list[AssetKey]:
         try:
             keys.append(AssetKey.from_user_string(text))
         except InvalidAssetKeyError as error:
-            raise RunnerError(f"--assets: {text!r} is not an asset key: {error}") from error
+            # A long key is quoted by its start: the summary (1,500 characters) must still say what is wrong.
+            shown = repr(text) if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]!r}… ({len(text)} characters)"
+            reason = str(error) if len(str(error)) <= 2 * _SHOWN_CHARS else str(error)[: 2 * _SHOWN_CHARS] + "…"
+            raise RunnerError(f"--assets: {shown} is not an asset key: {reason}") from error
     return keys
 
 

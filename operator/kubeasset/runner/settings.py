@@ -113,8 +113,9 @@ def parse_json_object(text: str | None, option: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RunnerError(f"{option} is not valid JSON: {error}") from error
+    except (ValueError, RecursionError) as error:  # JSONDecodeError; over-long integers; deep nesting
+        reason = "it is nested too deeply" if isinstance(error, RecursionError) else str(error)[:300]
+        raise RunnerError(f"{option} is not valid JSON: {reason}") from error
     if not isinstance(value, dict):
         raise RunnerError(f"{option} must be a JSON object, got {type(value).__name__}")
     return value

@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
 from kubeasset.errors import DefinitionError, ProtocolError
 from kubeasset.graph import AssetKey
 from kubeasset.sdk.error_info import ErrorInfo
 from kubeasset.sdk.metadata import MetadataValue, format_timestamp, metadata_from_json, metadata_to_json
+
+#: Durations beyond this (about 30 years) are refused: no run takes that long, and times computed from
+#: them would overflow.
+_MAX_DURATION_SECONDS: Final = 1e9
 
 
 def utc_now() -> datetime:
@@ -165,7 +169,7 @@ def event_from_json(data: Mapping[str, Any]) -> ExecutionEvent:
     try:
         common: dict[str, Any] = {
             "run_name": str(data["run"]),
-            "timestamp": datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00")),
+            "timestamp": _time(data["time"]),
         }
         if kind == RunStarted.TYPE:
             return RunStarted(asset_keys=tuple(_keys(data["assets"])), **common)
@@ -174,7 +178,7 @@ def event_from_json(data: Mapping[str, Any]) -> ExecutionEvent:
                 success=bool(data["success"]),
                 canceled=bool(data.get("canceled", False)),
                 counts=MappingProxyType({str(k): int(v) for k, v in data["counts"].items()}),
-                duration_seconds=float(data["durationSeconds"]),
+                duration_seconds=_seconds(data["durationSeconds"]),
                 **common,
             )
         common["asset_key"] = AssetKey.from_user_string(data["key"])
@@ -182,17 +186,17 @@ def event_from_json(data: Mapping[str, Any]) -> ExecutionEvent:
             return AssetStarted(**common)
         if kind == AssetMaterialized.TYPE:
             return AssetMaterialized(
-                duration_seconds=float(data["durationSeconds"]),
+                duration_seconds=_seconds(data["durationSeconds"]),
                 metadata=MappingProxyType(metadata_from_json(data.get("metadata") or {})),
-                code_version=data.get("codeVersion"),
-                data_version=data.get("dataVersion"),
+                code_version=_optional_str(data.get("codeVersion"), "codeVersion"),
+                data_version=_optional_str(data.get("dataVersion"), "dataVersion"),
                 stored=bool(data.get("stored", False)),
                 **common,
             )
         if kind == AssetFailed.TYPE:
             return AssetFailed(
                 error=ErrorInfo.from_json(data["error"]),
-                duration_seconds=float(data["durationSeconds"]),
+                duration_seconds=_seconds(data["durationSeconds"]),
                 **common,
             )
         return AssetSkipped(
@@ -200,8 +204,31 @@ def event_from_json(data: Mapping[str, Any]) -> ExecutionEvent:
             failed_upstream=tuple(_keys(data.get("failedUpstream") or [])),
             **common,
         )
-    except (KeyError, TypeError, ValueError, AttributeError, DefinitionError) as error:
-        raise ProtocolError(f"malformed {kind} event {dict(data)!r}: {error!r}") from error
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, DefinitionError) as error:
+        # The event is cut: a line with megabytes of metadata must not become a megabyte log message.
+        raise ProtocolError(f"malformed {kind} event: {str(error)[:300]}: {repr(dict(data))[:300]}") from error
+
+
+def _time(value: Any) -> datetime:
+    """An RFC 3339 time; one without a UTC offset is refused (it could not be compared with the others)."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"time {value!r} has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+def _seconds(value: Any) -> float:
+    """A duration: a finite, non-negative number of seconds (at most about 30 years)."""
+    seconds = float(value)
+    if not 0 <= seconds <= _MAX_DURATION_SECONDS:
+        raise ValueError(f"durationSeconds {value!r} is not between 0 and {_MAX_DURATION_SECONDS:.0f}")
+    return seconds
+
+
+def _optional_str(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    return value
 
 
 def _keys(items: Any) -> list[AssetKey]:

@@ -59,17 +59,23 @@ def validate_tags(tags: Mapping[str, str] | None, *, owner: str) -> Mapping[str,
     for key, value in tags.items():
         if not isinstance(key, str) or not _TAG_KEY_RE.match(key) or len(key) > 317:
             raise DefinitionError(
-                f"{owner}: invalid tag key {key!r}: use a Kubernetes label key, e.g. 'tier' or "
+                f"{owner}: invalid tag key {_shown(key)}: use a Kubernetes label key, e.g. 'tier' or "
                 "'example.com/tier' (1-63 letters, digits, '-', '_' or '.', starting and ending "
                 "with a letter or digit)"
             )
         if not isinstance(value, str) or not _TAG_VALUE_RE.match(value):
             raise DefinitionError(
-                f"{owner}: invalid value {value!r} for tag {key!r}: use a Kubernetes label value "
+                f"{owner}: invalid value {_shown(value)} for tag {key!r}: use a Kubernetes label value "
                 "(a str of at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
                 "letter or digit, or empty)"
             )
     return MappingProxyType(dict(tags))
+
+
+def _shown(value: object) -> str:
+    """``value`` quoted for a message; a long one by its start (the message must still say what to fix)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
 
 def validate_owners(owners: Iterable[str] | None, *, owner: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -47,6 +48,7 @@ STATE_CODES: Final[Mapping[AssetState, str]] = {
 }
 #: ``P``: the asset never got a result (the runner died first).
 PENDING_CODE: Final = "P"
+_KNOWN_CODES: Final = frozenset(STATE_CODES.values()) | {PENDING_CODE}
 
 # Caps that keep one event line reasonably small for log storage and the controller's reader.
 MAX_ERROR_MESSAGE_CHARS: Final = 8192
@@ -86,10 +88,7 @@ def parse_event_line(line: str) -> ExecutionEvent | None:
     if index < 0:
         return None
     payload = line[index + len(EVENT_LINE_PREFIX) :].strip()
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(f"event line is not JSON: {error}: {payload[:200]!r}") from error
+    data = _load_json(payload, "event line")
     if not isinstance(data, dict):
         raise ProtocolError(f"event line is not a JSON object: {payload[:200]!r}")
     _check_version(data, "event line")
@@ -209,13 +208,15 @@ def build_error_summary(
 
 def parse_run_summary(text: str) -> RunSummary:
     """Parse a termination message written by the runner (the controller's side)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(f"termination message is not JSON: {error}: {text[:200]!r}") from error
+    data = _load_json(text, "termination message")
     if not isinstance(data, dict):
         raise ProtocolError(f"termination message is not a JSON object: {text[:200]!r}")
     _check_version(data, "termination message")
+    states = data.get("states")
+    if states is not None and not (isinstance(states, str) and set(states) <= _KNOWN_CODES):
+        raise ProtocolError(
+            f"malformed termination message: states {str(states)[:200]!r} is not a string of state codes"
+        )
     try:
         run_error = data.get("error")
         return RunSummary(
@@ -223,7 +224,7 @@ def parse_run_summary(text: str) -> RunSummary:
             result=str(data["result"]),
             exit_code=int(data["exitCode"]),
             counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
-            states=data.get("states"),
+            states=states,
             failed=tuple(
                 FailedAssetSummary(key=str(item["key"]), error=str(item["error"]))
                 for item in data.get("failed") or ()
@@ -232,8 +233,30 @@ def parse_run_summary(text: str) -> RunSummary:
             error={str(k): str(v) for k, v in run_error.items()} if isinstance(run_error, dict) else None,
             duration_seconds=float(data["durationSeconds"]) if "durationSeconds" in data else None,
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ProtocolError(f"malformed termination message: {error!r}: {text[:200]!r}") from error
+
+
+def _load_json(text: str, what: str) -> Any:
+    """``text`` as JSON, or ProtocolError for anything a reader should not accept: not JSON, nested
+    deeper than Python's recursion limit, integers beyond Python's digit limit, NaN or infinite numbers
+    (they would overflow the times and counts computed from them)."""
+    try:
+        return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
+        raise ProtocolError(f"{what} is not valid JSON: {reason}: {text[:200]!r}") from error
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
 
 
 def _check_version(data: Mapping[str, Any], what: str) -> None:

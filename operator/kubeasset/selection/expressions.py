@@ -544,10 +544,14 @@ def _flag(include_self: bool) -> bool:
     return include_self
 
 
+#: How many unknown keys an error message names.
+_LISTED_UNKNOWN = 10
+
+
 def _unknown_keys_message(missing: Sequence[AssetKey], context: EvaluationContext) -> str:
     known = context.index.key_strings
     parts = []
-    for number, key in enumerate(missing):
+    for number, key in enumerate(missing[:_LISTED_UNKNOWN]):
         text = key.to_user_string()
         # Suggestions scan every key; a few are enough to spot a typo, as in Dagster.
         close = difflib.get_close_matches(text, known, n=3) if number < 4 else []
@@ -555,4 +559,6 @@ def _unknown_keys_message(missing: Sequence[AssetKey], context: EvaluationContex
         parts.append(f"{text!r}{hint}")
     where = f"code location {context.graph.code_location!r}" if context.graph.code_location else "the graph"
     noun = "asset" if len(missing) == 1 else "assets"
+    if len(missing) > _LISTED_UNKNOWN:  # a long selection of unknown keys must not give a long message
+        parts.append(f"and {len(missing) - _LISTED_UNKNOWN} more")
     return f"the selection names {noun} {', '.join(parts)}, which {where} does not define"

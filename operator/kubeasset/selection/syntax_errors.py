@@ -37,6 +37,11 @@ _LEGACY_WORDS: dict[str, str] = {
     "$END": "the end of the selection",
 }
 
+#: Characters of the selection shown either side of an error's caret (and of a quoted token).
+SHOWN_CONTEXT = 60
+#: What is said about the error, before the excerpt; longer messages (quoting long names) are cut.
+MAX_MESSAGE_CHARS = 600
+
 _LEGACY_HINT = (
     "(read as the legacy form: asset keys such as orders, +orders or *raw/orders*, separated by commas "
     "or spaces; filters, and/or/not and N+ depths need the current syntax, e.g. 2+key:orders)"
@@ -51,14 +56,28 @@ def locate(text: str, position: int) -> tuple[int, int]:
 
 
 def pointed(kind: str, text: str, position: int, message: str) -> tuple[str, int]:
-    """``"<kind> at column C: <message>"`` followed by the offending line and a caret under it."""
+    """``"<kind> at column C: <message>"`` followed by the offending line and a caret under it.
+
+    A long line is shown as the SHOWN_CONTEXT characters either side of the caret, with "…" where it
+    was cut: the message of a 10 KB selection stays a few lines long (it lands in status conditions).
+    """
     line, column = locate(text, position)
+    if len(message) > MAX_MESSAGE_CHARS:  # it quotes the selection's own (long) names
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
     lines = text.split("\n")
-    shown = lines[line - 1]
+    full = lines[line - 1]
+    start, end = max(0, column - 1 - SHOWN_CONTEXT), column - 1 + SHOWN_CONTEXT
+    before = ("…" if start > 0 else "") + full[start : column - 1]
+    shown = before + full[column - 1 : end] + ("…" if end < len(full) else "")
     where = f"line {line}, column {column}" if len(lines) > 1 else f"column {column}"
     # Tabs stay tabs in the caret line so the caret lines up however the terminal renders them.
-    pad = "".join(char if char == "\t" else " " for char in shown[: column - 1])
+    pad = "".join(char if char == "\t" else " " for char in before)
     return f"{kind} at {where}: {message}\n  {shown}\n  {pad}^", column
+
+
+def quoted(value: str) -> str:
+    """``value`` in quotes for a message, its start only when it is long (a 10 KB token)."""
+    return repr(value) if len(value) <= SHOWN_CONTEXT else repr(value[:SHOWN_CONTEXT]) + "…"
 
 
 def position_of(token: Token) -> int:
@@ -89,7 +108,7 @@ def from_lark(text: str, error: UnexpectedInput, *, legacy: bool) -> SelectionSy
     if at_end:
         token, found = None, "the end of the selection"
     else:
-        found = repr(token.value) if token is not None else repr(text[position])
+        found = quoted(token.value if token is not None else text[position])
     expected, history = _parser_view(error)
     if legacy:
         message = _legacy_message(expected, found)
@@ -136,7 +155,8 @@ def _current_message(
         return message + "; a value containing ':' must be quoted, e.g. owner:\"team:sales\""
     if "ATTR" in expected and token is not None and token.type == "VALUE":
         return message + (
-            f"; a bare asset key is only valid in the legacy form, on its own; here write key:{token.value}"
+            "; a bare asset key is only valid in the legacy form, on its own; "
+            f"here write key:{token.value[:SHOWN_CONTEXT]}"
         )
     if token is not None and token.type == "PLUS" and last is not None and last.type == "PLUS":
         return message + "; for N layers write N+ or +N (e.g. 2+key:orders), not repeated '+'"
