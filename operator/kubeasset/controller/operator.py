@@ -98,8 +98,8 @@ class ControllerOptions:
     clock: Callable[[], datetime] | None = None
 
 
-def configure(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
-    """kopf's settings for kubeasset."""
+def configure(settings: kopf.OperatorSettings, *, namespaces: Sequence[str] = ()) -> kopf.OperatorSettings:
+    """kopf's settings for kubeasset; ``namespaces`` are the watched ones (empty: cluster-wide)."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=STORAGE_PREFIX)
@@ -109,6 +109,10 @@ def configure(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
     settings.posting.reporting_component = REPORTING_COMPONENT
     settings.posting.event_name_prefix = "kubeasset-"
     settings.peering.standalone = True
+    if namespaces and not any(char in name for name in namespaces for char in "*?[!"):
+        # Exact namespace names: nothing to discover. kopf's scan would list the cluster's namespaces, which
+        # the chart's namespaced RBAC rightly forbids (kopf retries 9 times, ~1 minute, then falls back).
+        settings.scanning.disabled = True
     # Server-side filtering: only kubeasset's own Pods reach the controller, not every Pod of the cluster.
     settings.watching.label_selectors["v1", "pods"] = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
     # Reconnect watches regularly, so a half-open connection is noticed within minutes.
@@ -203,7 +207,7 @@ async def _run_controller(
         try:
             await kopf.operator(
                 registry=build_registry(controller, configuration),
-                settings=configure(kopf.OperatorSettings()),
+                settings=configure(kopf.OperatorSettings(), namespaces=options.namespaces),
                 clusterwide=not options.namespaces,
                 namespaces=list(options.namespaces),
                 stop_flag=flag,

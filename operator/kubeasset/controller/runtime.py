@@ -20,6 +20,7 @@ import kopf
 
 from kubeasset.api.assetrun import AssetRun
 from kubeasset.api.resource import KubeResource
+from kubeasset.api.runs import RunPhase
 from kubeasset.controller.cache import Cache
 from kubeasset.controller.events import EventRecorder
 from kubeasset.controller.kube import KubeIO
@@ -121,9 +122,14 @@ class Controller:
             self._add(ObjectKey(ASSET_JOB, namespace, job))
 
     def job_changed(self, namespace: str, name: str) -> None:
-        """A job changed: it, and the schedules and sensors that start it (readiness: Ready=False while
-        the job is missing or not ready; ticks held back meanwhile start once it is)."""
+        """A job changed: it, its Pending runs, and the schedules and sensors that start it (readiness:
+        Ready=False while the job is missing or not ready; ticks and runs held back meanwhile start once it is)."""
         self._add(ObjectKey(ASSET_JOB, namespace, name))
+        # Runs held back while the job was not ready (JobNotReady, ...) start as soon as it is, not at their
+        # next periodic look.
+        for run in self.cache.runs_of_job(namespace, name):
+            if run.status is None or run.status.phase in (None, RunPhase.PENDING):
+                self._add(ObjectKey(ASSET_RUN, namespace, run.metadata.name or ""))
         for schedule in self.cache.schedules_of_job(namespace, name):
             self._add(ObjectKey(ASSET_SCHEDULE, namespace, schedule))
         for sensor in self.cache.sensors_of_job(namespace, name):

@@ -62,7 +62,7 @@ def test_host_paths_config_maps_sub_paths_read_only_and_order() -> None:
 
 
 def test_kinds_the_node_does_not_provide_are_skipped() -> None:
-    volumes = [{"name": "token", "projected": {"sources": []}}]
+    volumes = [{"name": "token", "csi": {"driver": "secrets-store.csi.k8s.io"}}]
     assert _plan(_pod(volumes, [{"name": "token", "mountPath": "/var/run/secrets"}])) == []
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeasset.api.assetrun import AssetRun, AssetRunStatus
 from kubeasset.controller import cache
 from kubeasset.controller.runtime import (
     ASSET_JOB,
+    ASSET_RUN,
     ASSET_SCHEDULE,
     ASSET_SENSOR,
     CATALOG_DEBOUNCE_SECONDS,
@@ -85,4 +87,51 @@ def test_a_job_change_wakes_the_schedules_and_sensors_that_start_it() -> None:
         ObjectKey(ASSET_SCHEDULE, "ns", "nightly"),
         ObjectKey(ASSET_SCHEDULE, "ns", "hourly"),
         ObjectKey(ASSET_SENSOR, "ns", "on-orders"),
+    }
+
+
+def _run(name: str, phase: str | None, **spec: Any) -> AssetRun:
+    body: dict[str, Any] = {
+        "apiVersion": "kubeasset.dev/v1alpha1",
+        "kind": "AssetRun",
+        "metadata": {"name": name, "namespace": "ns", "creationTimestamp": f"2027-01-01T00:00:{int(name[-1]):02}Z"},
+        "spec": spec or {"job": "sales-job"},
+    }
+    if phase is not None:
+        body["status"] = {"phase": phase}
+    return AssetRun.model_validate(body)
+
+
+def test_a_job_change_wakes_its_pending_runs_which_wait_for_it_to_be_ready() -> None:
+    controller, queue = _controller()
+    runs = [_run("run-1", None), _run("run-2", "Pending"), _run("run-3", "Running"), _run("run-4", "Succeeded")]
+    controller.cache.bind(
+        {**{name: {} for name in cache.ALL_INDEXES}, cache.RUNS: {(cache.RUN_BY_JOB, "ns", "sales-job"): runs}}
+    )
+    controller.job_changed("ns", "sales-job")
+    woken = {key for key, _ in queue.added if key.kind == ASSET_RUN}
+    assert woken == {ObjectKey(ASSET_RUN, "ns", "run-1"), ObjectKey(ASSET_RUN, "ns", "run-2")}
+
+
+def test_a_finished_run_wakes_only_the_first_runs_waiting_for_the_controller_wide_limit() -> None:
+    controller, queue = _controller()
+    controller.max_concurrent_runs = 2
+    waiting = {"phase": "Pending", "conditions": [_waiting_condition()]}
+    burst = [_run(f"wait-{index}", None) for index in range(1, 6)]
+    burst = [run.model_copy(update={"status": AssetRunStatus.model_validate(waiting)}) for run in burst]
+    controller.cache.bind(
+        {**{name: {} for name in cache.ALL_INDEXES}, cache.RUNS: {(cache.RUN_UNFINISHED, "", ""): burst}}
+    )
+    controller.run_changed("ns", "done-9", _run("done-9", "Succeeded", codeLocation="shop", selection="*"))
+    woken = {key.name for key, _ in queue.added if key.kind == ASSET_RUN}
+    assert woken == {"done-9", "wait-1", "wait-2"}  # not all five: a burst of hundreds would cost as many
+
+
+def _waiting_condition() -> dict[str, Any]:
+    return {
+        "type": "Succeeded",
+        "status": "Unknown",
+        "reason": "WaitingForConcurrency",
+        "message": "waiting for a free slot",
+        "lastTransitionTime": "2027-01-01T00:00:00Z",
     }

@@ -24,13 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path, help="folder for logs, certificates and containers")
     parser.add_argument("--node-name", default=DEFAULT_NODE_NAME)
     parser.add_argument("--shutdown-grace-seconds", type=float, default=5.0)
+    parser.add_argument("--heartbeat-seconds", type=float, default=10.0, help="how often the node Lease is renewed")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     kubelet = LocalKubelet(
-        args.kubeconfig, args.dir, args.node_name, shutdown_grace_seconds=args.shutdown_grace_seconds
+        args.kubeconfig,
+        args.dir,
+        args.node_name,
+        shutdown_grace_seconds=args.shutdown_grace_seconds,
+        heartbeat_seconds=args.heartbeat_seconds,
     )
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -49,6 +49,7 @@ class ContainerProcess:
         log_file: Path,
         termination: TerminationFile | None,
         mounts: Sequence[Mount] = (),
+        hostname: str | None = None,
     ) -> None:
         sandbox = [sys.executable, "-I", "-S", str(SANDBOX), "--workdir", str(workdir)]
         sandbox += ["--parent-pid", str(os.getpid())]
@@ -58,6 +59,8 @@ class ContainerProcess:
             # volumes need the private mount namespace that only comes with a TerminationFile
             for mount in mounts:
                 sandbox += ["--mount", mount.argument()]
+            if hostname:
+                sandbox += ["--hostname", hostname]
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_file.open("ab")
         try:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kubeasset.cluster.kubelet.downward import field_value, resource_value
 from kubeasset.errors import ContainerConfigError
 
 #: (kind "configmaps" | "secrets", namespace, name) -> the object, or None when it does not exist.
@@ -46,7 +48,7 @@ def container_environment(pod: Mapping[str, Any], container: Mapping[str, Any], 
     for variable in container.get("env") or []:
         name = variable["name"]
         if "valueFrom" in variable:
-            value = _value_from(pod, variable["valueFrom"], lookup)
+            value = _value_from(pod, str(container["name"]), variable["valueFrom"], lookup)
             if value is None:
                 continue  # an optional reference to something missing: the variable is not set
             result[name] = value
@@ -67,10 +69,13 @@ def container_command(container: Mapping[str, Any], environment: Mapping[str, st
     return [expand(part, environment) for part in [*command, *(container.get("args") or [])]]
 
 
-def _value_from(pod: Mapping[str, Any], source: Mapping[str, Any], lookup: Lookup) -> str | None:
+def _value_from(pod: Mapping[str, Any], container_name: str, source: Mapping[str, Any], lookup: Lookup) -> str | None:
     namespace = pod["metadata"]["namespace"]
     if "fieldRef" in source:
-        return _field(pod, source["fieldRef"]["fieldPath"])
+        return field_value(pod, source["fieldRef"]["fieldPath"])
+    if "resourceFieldRef" in source:
+        reference = source["resourceFieldRef"]
+        return resource_value(pod, str(reference.get("containerName") or container_name), reference)
     for kind, key in (("configmaps", "configMapKeyRef"), ("secrets", "secretKeyRef")):
         if key in source:
             reference = source[key]
@@ -85,7 +90,8 @@ def _value_from(pod: Mapping[str, Any], source: Mapping[str, Any], lookup: Looku
                 )
             return data[reference["key"]]
     raise ContainerConfigError(
-        f"unsupported valueFrom {sorted(source)}: the local kubelet resolves fieldRef, configMapKeyRef and secretKeyRef"
+        f"unsupported valueFrom {sorted(source)}: the local kubelet resolves fieldRef, resourceFieldRef, "
+        "configMapKeyRef and secretKeyRef"
     )
 
 
@@ -103,29 +109,28 @@ def _data(kind: str, namespace: str, name: str, lookup: Lookup, optional: bool) 
     return dict(found.get("data") or {})
 
 
-_LABEL_OR_ANNOTATION = re.compile(r"metadata\.(labels|annotations)\['(.+)'\]")
+def api_server_environment(server: str) -> dict[str, str]:
+    """The variables a kubelet sets in every container for the ``kubernetes`` Service (what
+    ``load_incluster_config()`` reads), pointing at the API server this node talks to: on the local node
+    the Pod shares the host's loopback, so the Service's address is the API server's own.
 
-
-def _field(pod: Mapping[str, Any], path: str) -> str:
-    metadata, spec = pod["metadata"], pod.get("spec", {})
-    simple = {
-        "metadata.name": metadata.get("name"),
-        "metadata.namespace": metadata.get("namespace"),
-        "metadata.uid": metadata.get("uid"),
-        "spec.nodeName": spec.get("nodeName"),
-        "spec.serviceAccountName": spec.get("serviceAccountName"),
-        # the local node and Pod both live on loopback
-        "status.hostIP": "127.0.0.1",
-        "status.hostIPs": "127.0.0.1",
-        "status.podIP": "127.0.0.1",
-        "status.podIPs": "127.0.0.1",
+    >>> api_server_environment("https://127.0.0.1:6443")["KUBERNETES_PORT_6443_TCP"]
+    'tcp://127.0.0.1:6443'
+    """
+    parsed = urllib.parse.urlsplit(server)
+    if parsed.hostname is None:
+        raise ContainerConfigError(f"the API server address {server!r} names no host")
+    host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
+    port = str(parsed.port or 443)
+    address = f"tcp://{host}:{port}"
+    prefix = f"KUBERNETES_PORT_{port}_TCP"
+    return {
+        "KUBERNETES_SERVICE_HOST": parsed.hostname,
+        "KUBERNETES_SERVICE_PORT": port,
+        "KUBERNETES_SERVICE_PORT_HTTPS": port,
+        "KUBERNETES_PORT": address,
+        prefix: address,
+        f"{prefix}_PROTO": "tcp",
+        f"{prefix}_PORT": port,
+        f"{prefix}_ADDR": parsed.hostname,
     }
-    if path in simple:
-        return str(simple[path] or "")
-    match = _LABEL_OR_ANNOTATION.fullmatch(path)
-    if match:
-        return str((metadata.get(match.group(1)) or {}).get(match.group(2), ""))
-    if path in ("metadata.labels", "metadata.annotations"):
-        values = metadata.get(path.split(".")[1]) or {}
-        return "\n".join(f'{key}="{value}"' for key, value in sorted(values.items()))
-    raise ContainerConfigError(f"unsupported fieldRef fieldPath {path!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ from kubeasset.cluster.kubelet.informer import Informer
 from kubeasset.cluster.kubelet.kube_client import JsonObject, KubeClient
 from kubeasset.cluster.kubelet.log_server import LogNotFound, LogServer, LogSource
 from kubeasset.cluster.kubelet.pod_worker import NodeContext, PodWorker
+from kubeasset.cluster.kubelet.tokens import MAX_TOKEN_AGE
 from kubeasset.cluster.pki import CertificateAuthority
 from kubeasset.errors import KubeletError
 
@@ -45,15 +46,19 @@ class LocalKubelet:
         *,
         shutdown_grace_seconds: float = 5.0,
         restart_backoff_seconds: float = 10.0,
+        heartbeat_seconds: float = node.LEASE_RENEW_SECONDS,
         startup_timeout: float = 60.0,
         mount_namespaces: bool | None = None,
         environment: Mapping[str, str] | None = None,
+        token_max_age: timedelta = MAX_TOKEN_AGE,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.folder = folder.resolve()
         self.node_name = node_name
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.restart_backoff_seconds = restart_backoff_seconds
+        #: how often the node's Lease is renewed (fault tests: well under the node monitor grace period)
+        self.heartbeat_seconds = heartbeat_seconds
         self.startup_timeout = startup_timeout
         self._stop = threading.Event()
         self._workers: dict[str, PodWorker] = {}
@@ -67,6 +72,8 @@ class LocalKubelet:
         #: set in every container over the kubelet's own PATH, PYTHONPATH, ... (the "image" environment)
         self.environment = dict(environment or {})
         self.uses_mount_namespaces = False
+        #: projected service-account tokens are renewed at 80% of their lifetime or at this age (a day)
+        self.token_max_age = token_max_age
         #: set by whoever wants the kubelet stopped from a signal handler (the command line)
         self.stop_requested = threading.Event()
 
@@ -105,6 +112,7 @@ class LocalKubelet:
             self.shutdown_grace_seconds,
             self.restart_backoff_seconds,
             self.environment,
+            self.token_max_age,
         )
         ca = CertificateAuthority.create(self.folder / "pki", f"{self.node_name}-kubelet-ca")
         serving = ca.issue("kubelet", common_name=self.node_name, hosts=("127.0.0.1", "localhost"), server=True)
@@ -159,10 +167,10 @@ class LocalKubelet:
     def _heartbeat(self, node_uid: str) -> None:
         assert self._api is not None and self._log_server is not None
         since_status = 0.0
-        while not self._stop.wait(node.LEASE_RENEW_SECONDS):
+        while not self._stop.wait(self.heartbeat_seconds):
             try:
                 node.renew_lease(self._api, self.node_name, node_uid)
-                since_status += node.LEASE_RENEW_SECONDS
+                since_status += self.heartbeat_seconds
                 if since_status >= node.STATUS_REFRESH_SECONDS:
                     since_status = 0.0
                     current = self._api.get(f"/api/v1/nodes/{self.node_name}")

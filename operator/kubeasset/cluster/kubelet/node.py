@@ -46,7 +46,7 @@ def node_labels(name: str) -> dict[str, str]:
 
 
 def node_status(name: str, port: int, now: datetime) -> JsonObject:
-    resources = _resources()
+    resources = node_resources()
     stamp = format_time(now)
 
     def condition(kind: str, status: str, reason: str, message: str) -> JsonObject:
@@ -130,7 +130,8 @@ def renew_lease(api: KubeClient, name: str, node_uid: str) -> None:
         api.post(path, lease)
 
 
-def _resources() -> dict[str, str]:
+def node_resources() -> dict[str, str]:
+    """The capacity (and allocatable) this node reports: the machine's cores, memory and disk."""
     memory_kib = 0
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubeasset.cluster.kubelet import cri_log
 from kubeasset.cluster.kubelet.container import ContainerProcess, TerminationFile
-from kubeasset.cluster.kubelet.environment import container_command, container_environment
+from kubeasset.cluster.kubelet.environment import api_server_environment, container_command, container_environment
 from kubeasset.cluster.kubelet.kube_client import JsonObject, KubeClient
 from kubeasset.cluster.kubelet.status import (
     DEADLINE_MESSAGE,
@@ -30,7 +30,8 @@ from kubeasset.cluster.kubelet.status import (
     build_pod_status,
 )
 from kubeasset.cluster.kubelet.termination import termination_message
-from kubeasset.cluster.kubelet.volumes import Mount, prepare_volumes, remove_pod_volumes
+from kubeasset.cluster.kubelet.tokens import MAX_TOKEN_AGE, PodTokens
+from kubeasset.cluster.kubelet.volumes import Mount, prepare_volumes, refresh_volumes, remove_pod_volumes
 from kubeasset.errors import ContainerConfigError, KubeletError
 
 log = logging.getLogger("kubeasset.kubelet")
@@ -46,6 +47,9 @@ LOST_MESSAGE = "The container could not be located when the pod was terminated"
 #: for the image.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 _TICK = 0.2
+#: How often a running container's written volumes (configMap, secret, downwardAPI, projected) are synced
+#: with their sources, as the kubelet's periodic sync does; token renewals and label changes come sooner.
+VOLUME_SYNC_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class NodeContext:
     #: variables of "the local environment standing in for the image", over the inherited ones
     #: (``kubeasset dev`` puts the code folder on PYTHONPATH here)
     environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: projected service-account tokens are renewed at 80% of their lifetime or at this age
+    token_max_age: timedelta = MAX_TOKEN_AGE
 
 
 class PodWorker(threading.Thread):
@@ -84,13 +90,21 @@ class PodWorker(threading.Thread):
         self._deadline_hit = False
         self._process: ContainerProcess | None = None
         self._warned_volumes = False
+        self._tokens = PodTokens(node.api, self.namespace, self.pod_name, self.uid, max_age=node.token_max_age)
+        self._volumes_synced_at: datetime | None = None
         self.running = False
         self.runtime: PodRuntime | None = None
 
     # -- called from the kubelet's threads -------------------------------------------------------------
 
     def update(self, pod: JsonObject) -> None:
+        before = self._pod["metadata"]
         self._pod = pod
+        if (before.get("labels"), before.get("annotations")) != (
+            pod["metadata"].get("labels"),
+            pod["metadata"].get("annotations"),
+        ):
+            self._volumes_synced_at = None  # downwardAPI files show labels and annotations: sync them now
         self._changed.set()
 
     def forget(self) -> None:
@@ -160,6 +174,9 @@ class PodWorker(threading.Thread):
         pod = self._pod
         container = pod["spec"]["containers"][0]
         policy = pod["spec"].get("restartPolicy", "Always")
+        # A container that cannot be set up yet (a ConfigMap not there yet, such as kube-root-ca.crt in a
+        # namespace created a moment ago) is retried soon, then less and less often, like a failed mount.
+        setup_retry = 0.25
         while True:
             if self._deleting() or self._gone or self._stopping:
                 return
@@ -171,7 +188,8 @@ class PodWorker(threading.Thread):
             except ContainerConfigError as error:
                 self._set(waiting=Waiting(error.reason, str(error)))
                 self._write_status()
-                self._wait(2.0)
+                setup_retry = min(setup_retry * 2, 8.0)
+                self._wait(setup_retry)
                 continue
             self._set(current=run, waiting=None)
             self.running = True  # before the status says Running: `kubectl logs -f` may follow at once
@@ -204,6 +222,8 @@ class PodWorker(threading.Thread):
         env = {name: value for name in INHERITED_ENV if (value := os.environ.get(name)) is not None}
         env.update(self.node.environment)
         env["HOSTNAME"] = self.pod_name
+        # the `kubernetes` Service's variables, which every container gets; the Pod's own env may override
+        env.update(api_server_environment(self.node.api.server))
         termination: TerminationFile | None = None
         path = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
         if self.node.use_sandbox:
@@ -224,9 +244,16 @@ class PodWorker(threading.Thread):
         try:
             mounts: list[Mount] = []
             if self.node.use_sandbox:
-                mounts = prepare_volumes(self.node.folder, pod, container, self._lookup)
+                mounts = prepare_volumes(self.node.folder, pod, container, self._lookup, self._tokens.token)
+                self._volumes_synced_at = datetime.now(UTC)
             workdir.mkdir(parents=True, exist_ok=True)
-            process = self._process = ContainerProcess(argv, env, workdir, self.log_file(instance), termination, mounts)
+            # the Pod's name (truncated as the kubelet does), unless the Pod asks for the node's network
+            hostname = (
+                None if pod["spec"].get("hostNetwork") else str(pod["spec"].get("hostname") or self.pod_name)[:63]
+            )
+            process = self._process = ContainerProcess(
+                argv, env, workdir, self.log_file(instance), termination, mounts, hostname
+            )
         except OSError as error:
             # what a runtime reports when it cannot start the process (the kubelet retries)
             raise ContainerConfigError(
@@ -254,6 +281,8 @@ class PodWorker(threading.Thread):
                 self._deadline_hit = True
                 log.info("pod %s/%s: activeDeadlineSeconds passed", self.namespace, self.pod_name)
                 process.stop(_grace(spec))
+            elif self.node.use_sandbox and self._volume_sync_due():
+                self._sync_volumes(container)
         exit_code = process.exit_code
         try:
             content = termination_file.read_bytes()
@@ -291,6 +320,24 @@ class PodWorker(threading.Thread):
         self._changed.wait(seconds)
         self._changed.clear()
 
+    def _volume_sync_due(self) -> bool:
+        now = datetime.now(UTC)
+        if self._volumes_synced_at is None:
+            return True
+        due = self._volumes_synced_at + timedelta(seconds=VOLUME_SYNC_SECONDS)
+        token_due = self._tokens.next_refresh()
+        return now >= (due if token_due is None else min(due, token_due))
+
+    def _sync_volumes(self, container: Mapping[str, Any]) -> None:
+        self._volumes_synced_at = datetime.now(UTC)
+        try:
+            changed = refresh_volumes(self.node.folder, self._pod, container, self._lookup, self._tokens.token)
+        except KubeletError as error:  # the API server is unreachable: the files stay, the next sync retries
+            log.warning("pod %s/%s: volumes not synced: %s", self.namespace, self.pod_name, error)
+            return
+        if changed:
+            log.info("pod %s/%s: volumes %s updated", self.namespace, self.pod_name, ", ".join(changed))
+
     def _deleting(self) -> bool:
         return bool(self._pod["metadata"].get("deletionTimestamp"))
 
@@ -317,14 +364,26 @@ class PodWorker(threading.Thread):
         if status == self._written:
             return
         path = f"/api/v1/namespaces/{self.namespace}/pods/{self.pod_name}/status"
-        try:
-            # the uid makes the patch fail on a newer Pod of the same name instead of overwriting it
-            updated = self.node.api.merge_patch(path, {"metadata": {"uid": self.uid}, "status": status})
-        except KubeletError as error:
-            if error.status == 404:
-                self._gone = True
-                return
-            raise
+        retry = 0.2
+        while True:
+            try:
+                # the uid makes the patch fail on a newer Pod of the same name instead of overwriting it
+                updated = self.node.api.merge_patch(path, {"metadata": {"uid": self.uid}, "status": status})
+                break
+            except KubeletError as error:
+                if error.status == 404:
+                    self._gone = True
+                    return
+                # Like a kubelet's status manager, keep the status and write it again while the API server is
+                # away (restarting, overloaded): a lost "container exited" would leave the Pod Running forever.
+                transient = error.status is None or error.status == 429 or error.status >= 500
+                if not transient or self._gone or self._stopping:
+                    raise
+                log.warning(
+                    "pod %s/%s: status not written, again in %.1fs: %s", self.namespace, self.pod_name, retry, error
+                )
+                self._wait(retry)
+                retry = min(retry * 2, 2.0)
         self._written = status
         self._stored_status = updated.get("status", status)
 

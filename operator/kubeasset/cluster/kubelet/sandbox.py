@@ -7,7 +7,9 @@ milliseconds) and is single-threaded, which makes unshare(2), prctl(2) and fork(
 preexec_fn of the multi-threaded kubelet. In a private mount namespace it bind-mounts the per-container
 file on the path; when the path does not exist on the host, its nearest existing directory is shadowed by a
 tmpfs that holds bind mounts of every original entry plus the new file, so only this container sees it.
-The Pod's volumes are bind-mounted the same way at their mountPaths (``--mount``, one per volumeMount).
+The Pod's volumes are bind-mounted the same way at their mountPaths (``--mount``, one per volumeMount);
+every host path is opened before the first mount, so a mount over /tmp cannot hide the others' sources.
+With ``--hostname`` the container gets its own UTS namespace and the Pod's name as host name.
 A mountPath whose first component does not exist on the host (``/data``) would need the root itself
 shadowed; instead the container gets a new root: a tmpfs holding bind mounts of every entry of ``/`` plus
 the missing folders, entered with chroot(2).
@@ -28,6 +30,7 @@ import signal
 import sys
 
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWUTS = 0x04000000
 _MS_RDONLY = 1
 _MS_REMOUNT = 32
 _MS_BIND = 4096
@@ -48,6 +51,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scratch")
     parser.add_argument("--mount", action="append", default=[], help='JSON ["source", "target", read_only]')
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--hostname", help="the container's host name (the Pod's name), in a UTS namespace")
     parser.add_argument("--parent-pid", type=int)
     parser.add_argument("--probe", action="store_true", help="only check that a mount namespace can be made")
     parser.add_argument("command", nargs="*")
@@ -68,10 +72,20 @@ def main(argv: list[str]) -> int:
         ]
         if args.termination_path:
             mounts.append((args.termination_file, args.termination_path, False))
+        # Held open across the mounts: a mount at /tmp may hide the host folder of the working directory.
+        workdir = os.open(args.workdir, os.O_PATH | os.O_DIRECTORY)
         if mounts:
             _private_mount_namespace()
             _mount_all(mounts, args.scratch)
-        os.chdir(args.workdir)
+        if args.hostname:
+            # as in a container, gethostname() is the Pod's name (leader election identities use it)
+            _check(_libc.unshare(_CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+            name = args.hostname.encode()
+            _check(_libc.sethostname(name, len(name)), "sethostname")
+        try:
+            os.chdir(args.workdir)
+        except OSError:
+            os.fchdir(workdir)
     except OSError as error:
         print(f"kubeasset local kubelet: cannot set up the container: {error}", file=sys.stderr)
         return EXIT_SETUP_FAILED
@@ -123,6 +137,11 @@ def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
     copies of directories that had to be shadowed."""
     # A stable sort: of two mounts at the same depth the earlier wins nothing, both are made in order.
     ordered = sorted(mounts, key=lambda mount: len([part for part in mount[1].split("/") if part]))
+    # Every host path is opened before the first mount and used through /proc/self/fd: a mount (an
+    # emptyDir at /tmp, say) may hide the host folders that hold the other sources and the scratch space.
+    os.makedirs(scratch, exist_ok=True)
+    scratch = _held(scratch, directory=True)
+    ordered = [(_held(source), target, read_only) for source, target, read_only in ordered]
     missing_top = sorted(
         {top for _, target, _ in ordered if (top := _first_component(target)) and not os.path.lexists("/" + top)}
     )
@@ -135,6 +154,12 @@ def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
                 _libc.mount(None, target.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None),
                 f"make {target} read-only",
             )
+
+
+def _held(path: str, *, directory: bool = False) -> str:
+    """A path that keeps naming what ``path`` names now, whatever is mounted over it later."""
+    descriptor = os.open(path, os.O_PATH | (os.O_DIRECTORY if directory else 0))
+    return f"/proc/self/fd/{descriptor}"
 
 
 def _first_component(path: str) -> str:

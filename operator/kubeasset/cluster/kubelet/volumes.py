@@ -10,26 +10,36 @@ Where each kind of volume lives, under the kubelet's folder:
   provisioned volume. The claim must exist (else the container waits, as a real kubelet's mount does);
   its object is left as it is (Pending: no volume controller runs here).
 - ``hostPath``: the host path itself (``type`` checked or created as Kubernetes does).
-- ``configMap`` / ``secret``: ``pod-volumes/<pod uid>/<volume>``, files written from the object's keys
-  (or ``items``) when the container starts, mounted read-only; later changes of the object are not
-  propagated.
+- ``configMap`` / ``secret`` / ``downwardAPI`` / ``projected``: ``pod-volumes/<pod uid>/<volume>``, files
+  written (projection.py says what they hold) when the container starts, mounted read-only, and rewritten
+  atomically (atomic_writer.py) while it runs, as the kubelet's periodic volume sync does: a projected
+  service-account token before it expires, labels and annotations after they change, objects' new content.
 
-Other kinds (projected, downwardAPI, csi, ...) are not provided; their mounts are skipped with a warning.
+Other kinds (csi, ephemeral, ...) are not provided; their mounts are skipped with a warning.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from kubeasset.cluster.kubelet.atomic_writer import write_atomically
+from kubeasset.cluster.kubelet.projection import (
+    FileMap,
+    TokenSource,
+    downward_files,
+    object_files,
+    projected_files,
+    referenced_object_files,
+)
 from kubeasset.errors import ContainerConfigError
+
+__all__ = ["Mount", "VolumeSource", "object_files", "plan_mounts", "prepare_volumes", "refresh_volumes"]
 
 log = logging.getLogger("kubeasset.kubelet")
 
@@ -41,9 +51,12 @@ PERSISTENT_VOLUME_CLAIM: Final = "persistentVolumeClaim"
 HOST_PATH: Final = "hostPath"
 CONFIG_MAP: Final = "configMap"
 SECRET: Final = "secret"
-SUPPORTED_KINDS: Final = (EMPTY_DIR, PERSISTENT_VOLUME_CLAIM, HOST_PATH, CONFIG_MAP, SECRET)
-#: Kinds whose content comes from an API object: Kubernetes always mounts them read-only.
-_READ_ONLY_KINDS: Final = (CONFIG_MAP, SECRET)
+DOWNWARD_API: Final = "downwardAPI"
+PROJECTED: Final = "projected"
+#: Kinds whose files the kubelet writes (from API objects, the Pod, tokens): always mounted read-only and
+#: kept up to date while the container runs.
+WRITTEN_KINDS: Final = (CONFIG_MAP, SECRET, DOWNWARD_API, PROJECTED)
+SUPPORTED_KINDS: Final = (EMPTY_DIR, PERSISTENT_VOLUME_CLAIM, HOST_PATH, *WRITTEN_KINDS)
 _DEFAULT_MODE: Final = 0o644
 
 
@@ -136,27 +149,28 @@ def plan_mounts(folder: Path, pod: Mapping[str, Any], container: Mapping[str, An
         sub_path = mount.get("subPath")
         if sub_path:
             path = path / _relative(str(sub_path), name)
-        read_only = bool(mount.get("readOnly")) or source.kind in _READ_ONLY_KINDS
+        read_only = bool(mount.get("readOnly")) or source.kind in WRITTEN_KINDS
         read_only = read_only or bool(source.definition.get("readOnly"))
         mounts.append(Mount(path, target, read_only))
     return sorted(mounts, key=lambda mount: len(PurePosixPath(mount.target).parts))
 
 
-def prepare_volumes(folder: Path, pod: Mapping[str, Any], container: Mapping[str, Any], lookup: Lookup) -> list[Mount]:
+def prepare_volumes(
+    folder: Path,
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    lookup: Lookup,
+    tokens: TokenSource | None = None,
+) -> list[Mount]:
     """Create what the container's mounts need on this host and return them (see :func:`plan_mounts`).
 
     Missing claims, ConfigMaps, Secrets or keys raise ContainerConfigError with the kubelet's wording
     (unless ``optional``); the Pod worker reports it as the container's waiting reason and retries.
+    ``tokens`` issues the service-account tokens of projected volumes.
     """
-    metadata = pod["metadata"]
-    namespace, uid = str(metadata["namespace"]), str(metadata["uid"])
-    used = {str(mount["name"]) for mount in container.get("volumeMounts") or []}
-    for volume in pod.get("spec", {}).get("volumes") or []:
-        if str(volume["name"]) not in used:
-            continue
-        source = volume_source(folder, namespace, uid, volume)
-        if source is not None:
-            _provide(source, namespace, lookup)
+    namespace = str(pod["metadata"]["namespace"])
+    for source in _used_sources(folder, pod, container):
+        _provide(source, pod, namespace, lookup, tokens)
     mounts = plan_mounts(folder, pod, container)
     for mount in mounts:
         if not mount.source.exists():
@@ -165,12 +179,67 @@ def prepare_volumes(folder: Path, pod: Mapping[str, Any], container: Mapping[str
     return mounts
 
 
+def refresh_volumes(
+    folder: Path,
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    lookup: Lookup,
+    tokens: TokenSource | None = None,
+) -> list[str]:
+    """Rewrite the written volumes (configMap, secret, downwardAPI, projected) of a running container
+    where their content changed: renewed tokens, new labels or annotations, edited objects. Returns the
+    names of the volumes rewritten. A volume that cannot be computed now (its ConfigMap was deleted)
+    keeps its files, as with the kubelet; the error is logged.
+    """
+    metadata = pod["metadata"]
+    namespace = str(metadata["namespace"])
+    rewritten = []
+    for source in _used_sources(folder, pod, container):
+        if source.kind not in WRITTEN_KINDS or not (source.host_path / "..data").is_symlink():
+            continue
+        try:
+            files = source_files(source, pod, namespace, lookup, tokens)
+        except ContainerConfigError as error:
+            log.warning("pod %s/%s: volume %r not refreshed: %s", namespace, metadata.get("name"), source.name, error)
+            continue
+        if write_atomically(source.host_path, files, _default_mode(source.definition)):
+            rewritten.append(source.name)
+    return rewritten
+
+
+def source_files(
+    source: VolumeSource, pod: Mapping[str, Any], namespace: str, lookup: Lookup, tokens: TokenSource | None
+) -> FileMap:
+    """What a written volume (configMap, secret, downwardAPI, projected) holds now."""
+    if source.kind == PROJECTED:
+        return projected_files(pod, source.definition, lookup, tokens)
+    if source.kind == DOWNWARD_API:
+        return downward_files(pod, source.definition)
+    if source.kind in (CONFIG_MAP, SECRET):
+        return referenced_object_files(namespace, source.kind, source.definition, lookup)
+    raise ContainerConfigError(f"volume {source.name!r}: {source.kind} volumes hold no written files")
+
+
 def remove_pod_volumes(folder: Path, uid: str) -> None:
     """Delete the per-Pod volumes of a deleted Pod (emptyDir content goes with its Pod; claims stay)."""
     shutil.rmtree(pod_volume_dir(folder, uid), ignore_errors=True)
 
 
-def _provide(source: VolumeSource, namespace: str, lookup: Lookup) -> None:
+def _used_sources(folder: Path, pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[VolumeSource]:
+    """The provided volumes the container mounts."""
+    metadata = pod["metadata"]
+    namespace, uid = str(metadata["namespace"]), str(metadata["uid"])
+    used = {str(mount["name"]) for mount in container.get("volumeMounts") or []}
+    sources = []
+    for volume in pod.get("spec", {}).get("volumes") or []:
+        if str(volume["name"]) in used and (source := volume_source(folder, namespace, uid, volume)) is not None:
+            sources.append(source)
+    return sources
+
+
+def _provide(
+    source: VolumeSource, pod: Mapping[str, Any], namespace: str, lookup: Lookup, tokens: TokenSource | None
+) -> None:
     definition = source.definition
     if source.kind == EMPTY_DIR:
         source.host_path.mkdir(parents=True, exist_ok=True)
@@ -182,59 +251,12 @@ def _provide(source: VolumeSource, namespace: str, lookup: Lookup) -> None:
     elif source.kind == HOST_PATH:
         _provide_host_path(source)
     else:
-        kind = "configmaps" if source.kind == CONFIG_MAP else "secrets"
-        name = str(definition.get("name" if source.kind == CONFIG_MAP else "secretName", ""))
-        found = lookup(kind, namespace, name)
-        optional = bool(definition.get("optional"))
-        if found is None and not optional:
-            raise ContainerConfigError(f'{kind[:-1]} "{name}" not found', reason="ContainerCreating")
-        files = object_files(found or {}, source.kind, definition)
-        _write_files(source.host_path, files, int(definition.get("defaultMode", _DEFAULT_MODE)))
+        files = source_files(source, pod, namespace, lookup, tokens)
+        write_atomically(source.host_path, files, _default_mode(definition))
 
 
-def object_files(
-    obj: Mapping[str, Any], kind: str, definition: Mapping[str, Any]
-) -> dict[str, tuple[bytes, int | None]]:
-    """The files a configMap or secret volume holds: relative path -> (content, mode or None for default).
-
-    >>> object_files({"data": {"a": "1", "b": "2"}}, "configMap", {"items": [{"key": "a", "path": "x/a.txt"}]})
-    {'x/a.txt': (b'1', None)}
-    """
-    contents: dict[str, bytes] = {}
-    if kind == SECRET:
-        for key, value in (obj.get("data") or {}).items():
-            contents[key] = base64.b64decode(value)
-        for key, value in (obj.get("stringData") or {}).items():
-            contents[key] = str(value).encode()
-    else:
-        for key, value in (obj.get("data") or {}).items():
-            contents[key] = str(value).encode()
-        for key, value in (obj.get("binaryData") or {}).items():
-            contents[key] = base64.b64decode(value)
-    items: Sequence[Mapping[str, Any]] = definition.get("items") or []
-    if not items:
-        return {key: (value, None) for key, value in contents.items()}
-    files: dict[str, tuple[bytes, int | None]] = {}
-    for item in items:
-        key = str(item["key"])
-        if key not in contents:
-            if definition.get("optional"):
-                continue
-            raise ContainerConfigError(f"configuration key {key!r} not found in the {kind} volume's object")
-        mode = item.get("mode")
-        files[str(_relative(str(item["path"]), key))] = (contents[key], int(mode) if mode is not None else None)
-    return files
-
-
-def _write_files(folder: Path, files: Mapping[str, tuple[bytes, int | None]], default_mode: int) -> None:
-    # Written afresh at each container start: the content is the object's at that moment.
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    for relative, (content, mode) in files.items():
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        os.chmod(path, mode if mode is not None else default_mode)
+def _default_mode(definition: Mapping[str, Any]) -> int:
+    return int(definition.get("defaultMode", _DEFAULT_MODE))
 
 
 def _provide_host_path(source: VolumeSource) -> None:
