@@ -196,7 +196,8 @@ def test_invalid_cron_and_time_zone_are_not_ready_with_the_errors_position(
     bad_shape = wait_for_condition(
         custom, ticking.namespace, "assetschedules", "bad-cron-shape", "False", reason="InvalidCron"
     )
-    assert 'spec.cron must be a cron expression or a list of 1-16 of them, got {"hour": 6}' in _ready(bad_shape)["message"]
+    expected = 'spec.cron must be a cron expression or a list of 1-16 of them, got {"hour": 6}'
+    assert expected in _ready(bad_shape)["message"]
     bad_zone = wait_for_condition(
         custom, ticking.namespace, "assetschedules", "bad-zone", "False", reason="InvalidTimezone"
     )
