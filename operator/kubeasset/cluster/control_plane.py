@@ -3,7 +3,8 @@ tests and demos: TLS everywhere, RBAC, the admission plugins of a real cluster, 
 garbage collection and namespace deletion, all on free loopback ports and in one folder.
 
 There is no scheduler and no kubelet: Pods are created and stay Pending unless something (the project's
-local kubelet stand-in) plays the node.
+local kubelet stand-in) plays the node. Fault tests can ask for the controllers that notice a dead node
+(``node_failure=NodeFailureTiming(...)``) and can restart the apiserver alone (``restart_apiserver()``).
 """
 
 from __future__ import annotations
@@ -26,14 +27,26 @@ from kubeasset.errors import ClusterError
 
 #: kube-controller-manager's controllers that matter without nodes: ownerReference garbage collection,
 #: namespace deletion, the `default` ServiceAccount of every namespace, its tokens, and the
-#: kube-root-ca.crt ConfigMap that projected service-account volumes mount. Names as of Kubernetes v1.36.
+#: kube-root-ca.crt ConfigMap that projected service-account volumes mount; and Deployments (their
+#: ReplicaSets and Pods), so that a Helm chart's controller Deployment really runs on the local kubelet.
+#: Names as of Kubernetes v1.36.
 DEFAULT_CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    "deployment-controller",
+    "replicaset-controller",
 )
+
+#: The controllers that notice a dead node: node-lifecycle-controller marks a Node whose Lease stopped being
+#: renewed Ready=Unknown, its Pods Ready=False, and taints it NoExecute; taint-eviction-controller then evicts
+#: its Pods (DisruptionTarget condition, DeletionByTaintManager) once their toleration of the taint runs out.
+#: Not in DEFAULT_CONTROLLERS: a local cluster has one node, and a cluster whose every node is down is a
+#: "full disruption" in which Kubernetes evicts nothing anyway, while stale Nodes of stopped local kubelets
+#: would only collect taints.
+NODE_FAILURE_CONTROLLERS = ("node-lifecycle-controller", "taint-eviction-controller")
 
 #: Admission plugins of a production cluster that work without nodes (most are on by default anyway;
 #: naming them keeps the behaviour fixed across releases).
@@ -67,6 +80,41 @@ _APISERVER_NAMES = (
 
 
 @dataclass(frozen=True)
+class NodeFailureTiming:
+    """How fast a dead node's Pods are evicted: Kubernetes' defaults (50 s without a heartbeat, then 300 s of
+    default toleration) are minutes; fault tests want seconds. The kubelet's heartbeat period must stay well
+    below ``monitor_grace_seconds`` or live nodes flap.
+
+    >>> NodeFailureTiming(monitor_grace_seconds=5, toleration_seconds=1).apiserver_args()
+    ('--default-not-ready-toleration-seconds=1', '--default-unreachable-toleration-seconds=1')
+    """
+
+    monitor_grace_seconds: float = 50.0
+    """A Node not heard from for this long becomes Ready=Unknown (``--node-monitor-grace-period``)."""
+    toleration_seconds: int = 300
+    """The not-ready/unreachable NoExecute toleration every Pod gets by default (DefaultTolerationSeconds)."""
+    monitor_period_seconds: float = 1.0
+    """How often the node lifecycle controller looks (``--node-monitor-period``; Kubernetes: 5 s)."""
+
+    def controller_manager_args(self) -> tuple[str, ...]:
+        return (
+            f"--node-monitor-grace-period={self.monitor_grace_seconds:g}s",
+            f"--node-startup-grace-period={self.monitor_grace_seconds:g}s",
+            f"--node-monitor-period={self.monitor_period_seconds:g}s",
+            # A test cluster keeps the Nodes of stopped kubelets: with three of them NotReady the zone would
+            # count as "partially disrupted" and (being under --large-cluster-size-threshold) evict nothing.
+            # At 1.0 only a zone whose every node is down stops evictions (full disruption), as it should.
+            "--unhealthy-zone-threshold=1",
+        )
+
+    def apiserver_args(self) -> tuple[str, ...]:
+        return (
+            f"--default-not-ready-toleration-seconds={self.toleration_seconds}",
+            f"--default-unreachable-toleration-seconds={self.toleration_seconds}",
+        )
+
+
+@dataclass(frozen=True)
 class AdminCredentials:
     """How a client reaches the apiserver as cluster admin (user in group system:masters)."""
 
@@ -92,6 +140,8 @@ class ControlPlane:
         *,
         controllers: Sequence[str] = DEFAULT_CONTROLLERS,
         extra_apiserver_args: Sequence[str] = (),
+        extra_controller_manager_args: Sequence[str] = (),
+        node_failure: NodeFailureTiming | None = None,
         startup_timeout: float = 120.0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
@@ -99,6 +149,13 @@ class ControlPlane:
         self.folder = folder.resolve()
         self.controllers = tuple(controllers)
         self.extra_apiserver_args = tuple(extra_apiserver_args)
+        self.extra_controller_manager_args = tuple(extra_controller_manager_args)
+        if node_failure is not None:
+            self.controllers += tuple(name for name in NODE_FAILURE_CONTROLLERS if name not in self.controllers)
+            self.extra_apiserver_args = node_failure.apiserver_args() + self.extra_apiserver_args
+            self.extra_controller_manager_args = (
+                node_failure.controller_manager_args() + self.extra_controller_manager_args
+            )
         self.startup_timeout = startup_timeout
         self._progress = progress or (lambda _message: None)
         self._processes: list[ManagedProcess] = []
@@ -147,6 +204,33 @@ class ControlPlane:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+    def restart_apiserver(self, *, kill: bool = False, downtime_seconds: float = 0.0) -> None:
+        """Stop kube-apiserver alone and start it again with the same flags, on the same port, over the same
+        etcd (so every object and resourceVersion survives); returns once it is ready again.
+
+        ``kill``: SIGKILL instead of a graceful SIGTERM (connections cut mid-request, watches dropped without
+        a goodbye); ``downtime_seconds``: how long it stays down before it starts again.
+
+        >>> plane.restart_apiserver(kill=True, downtime_seconds=3)  # doctest: +SKIP
+        """
+        index = next((i for i, process in enumerate(self._processes) if process.name == "kube-apiserver"), None)
+        if index is None:
+            raise ClusterError("the control plane is not running: there is no kube-apiserver to restart")
+        old = self._processes[index]
+        if kill:
+            old.kill()
+        else:
+            old.stop()
+        if downtime_seconds > 0:
+            time.sleep(downtime_seconds)
+        self._progress("restarting kube-apiserver")
+        self._processes[index] = ManagedProcess(old.name, old.argv, old.log_file)
+        self._wait(
+            "kube-apiserver /readyz after its restart",
+            lambda: _get(f"{self.admin.server}/readyz", self.admin_ssl_context()) is not None,
+            process=self._processes[index],
+        )
 
     def raise_if_exited(self) -> None:
         """ClusterError, with the log's tail, if one of the programs has stopped on its own."""
@@ -340,6 +424,7 @@ class ControlPlane:
                 "--use-service-account-credentials=true",
                 "--leader-elect=false",
                 "--profiling=false",
+                *self.extra_controller_manager_args,
             ],
         )
 
@@ -347,7 +432,7 @@ class ControlPlane:
         self._progress(f"starting {name}")
         self._processes.append(ManagedProcess(name, argv, self.log_dir / f"{name}.log"))
 
-    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
+    def _wait(self, what: str, ready: Callable[[], bool], *, process: ManagedProcess | None = None) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             try:
@@ -357,7 +442,7 @@ class ControlPlane:
             if ready():
                 return
             if time.monotonic() > deadline:
-                newest = self._processes[-1]
+                newest = process or self._processes[-1]
                 raise ClusterError(
                     f"{what} not ready after {self.startup_timeout:.0f}s; "
                     f"{newest.name}'s log ({newest.log_file}) ends with:\n{newest.log_tail()}"

@@ -65,6 +65,11 @@ class ManagedProcess:
         self._signal_group(signal.SIGKILL)
         return self._process.returncode
 
+    def kill(self) -> int:
+        """SIGKILL the process group at once (a crash, not a shutdown); returns the exit code."""
+        self._signal_group(signal.SIGKILL)
+        return self._process.wait()
+
     def log_tail(self, lines: int = 25) -> str:
         """The last lines the program logged, for error messages."""
         try:

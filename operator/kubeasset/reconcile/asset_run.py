@@ -106,6 +106,8 @@ BLOCKING_REASONS: Final = frozenset(
 
 #: How often a waiting run looks again (changes of its job, location and sibling runs also wake it).
 WAIT_REQUEUE_SECONDS: Final = 30.0
+#: How often a run waiting for a concurrency slot looks again without being woken.
+CONCURRENCY_REQUEUE_SECONDS: Final = 300.0
 #: How long past its activeDeadlineSeconds a Pod may still run before the controller stops it itself.
 RUN_TIMEOUT_GRACE_SECONDS: Final = 60
 _REASON_RE: Final = re.compile(CONDITION_REASON_PATTERN)
@@ -494,7 +496,10 @@ class _Planner:
     def _waiting(self, reason: str, message: str, keys: Sequence[str] | None = None) -> RunPlan:
         assets = [RunAssetStatus(key=key) for key in keys] if keys is not None else None
         status = self._status(phase=RunPhase.PENDING, reason=reason, message=message, assets=assets)
-        return self._plan(status, requeue=WAIT_REQUEUE_SECONDS)
+        # A run waiting for a slot is woken when one frees up (controller.runtime); the long requeue is only a
+        # safety net, as each look at hundreds of queued runs costs a reconcile.
+        requeue = CONCURRENCY_REQUEUE_SECONDS if reason == WAITING_FOR_CONCURRENCY else WAIT_REQUEUE_SECONDS
+        return self._plan(status, requeue=requeue)
 
     def _ended_without_pod(
         self, phase: RunPhase, reason: str, message: str, keys: Sequence[str] | None = None

@@ -14,13 +14,24 @@ in one place, in a documented order:
    ``StartError``, ``DeadlineExceeded`` keep their reason; a kill during deletion is ``Deleted``; any
    other exit is ``Error`` with the exit code and the termination message;
 4. a deletion in progress (``deletionTimestamp``) of an unfinished Pod: Terminating (the runner still
-   writes its last events and summary), then ``Deleted`` once the container stopped;
+   writes its last events and summary), then ``Deleted`` once the container stopped; except a Pod evicted
+   from a dead node: Failed/``NodeLost`` at once (below);
 5. a container that cannot start (``ErrImagePull``, ``ImagePullBackOff``, ``InvalidImageName``,
    ``CreateContainerConfigError``, ...): NotStarting, final for ``InvalidImageName`` (the image of a Pod
    cannot change) and for ``StartTimeout`` (not running ``start_timeout_seconds`` after the Pod's
    creation: the Pod of a run queued behind ``maxConcurrentRuns`` is created late, so waiting in the
    queue does not count);
 6. otherwise Pending (scheduling, pulling, creating), Running, or Unknown (the node stopped reporting).
+
+A dead node, the way Kubernetes reports it (no kubelet is left to write a terminated state): the node
+lifecycle controller notices the Node's Lease is no longer renewed, sets the Node Ready=Unknown and the
+Pod's Ready condition to False *without a reason* (a kubelet always gives one: ContainersNotReady,
+PodCompleted, ...) while the container still shows ``running``, and taints the Node NoExecute; once the
+Pod's toleration of that taint runs out, the taint eviction controller sets ``DisruptionTarget``
+(``DeletionByTaintManager``) and deletes the Pod, which then stays Terminating for as long as the node is
+gone (nobody confirms the deletion). Such a Pod is read as Failed/``NodeLost``, final, at its eviction:
+waiting for it to stop would wait forever, and the work in it is lost either way. Before the eviction, a
+running Pod on a node marked not ready is Unknown (``NodeNotReporting``): the node may come back.
 
 The container read is the one named ``container`` (default: the Pod's first container), not the Pod's
 phase alone: a sidecar injected by a service mesh can keep a Pod Running after the runner finished.
@@ -89,6 +100,10 @@ PERMANENT_NOT_STARTING_REASONS: Final = frozenset({"InvalidImageName"})
 START_TIMEOUT: Final = "StartTimeout"
 #: Reason of a Pod deleted before it finished.
 DELETED: Final = "Deleted"
+#: Reason of a Pod evicted from a node that stopped responding.
+NODE_LOST: Final = "NodeLost"
+#: The DisruptionTarget reason of the taint eviction controller (Kubernetes 1.26+).
+TAINT_EVICTION: Final = "DeletionByTaintManager"
 
 #: Pod-level reasons of a Pod that the kubelet or the node controller ended.
 _POD_VERDICTS: Final = {
@@ -175,6 +190,7 @@ class _Reading:
         spec = _mapping(pod.get("spec"))
         self.status = _mapping(pod.get("status"))
         self.name = str(metadata.get("name") or "")
+        self.node_name = str(spec.get("nodeName") or "") or None
         self.created = _time(metadata.get("creationTimestamp"))
         self.deleting = metadata.get("deletionTimestamp") is not None
         self.phase = str(self.status.get("phase") or "Pending")
@@ -204,6 +220,8 @@ class _Reading:
             return self._terminated(self.terminated)
         if self.phase in ("Succeeded", "Failed"):
             return self._finished_without_container_state()
+        if self._node_marked_not_ready():
+            return self._on_dead_node()
         if self.deleting:
             return self._outcome(
                 PodOutcomeKind.TERMINATING,
@@ -217,6 +235,27 @@ class _Reading:
         if self.running is not None:
             return self._outcome(PodOutcomeKind.RUNNING, "Running", "is running")
         return self._not_running(now, start_timeout_seconds)
+
+    def _on_dead_node(self) -> PodOutcome:
+        node = f"node {self.node_name}" if self.node_name else "its node"
+        eviction = self._condition("DisruptionTarget")
+        if self.deleting and eviction is not None and eviction.get("reason") == TAINT_EVICTION:
+            detail = _one_line(str(eviction.get("message") or ""))
+            text = (
+                f"was lost: {node} stopped responding and Kubernetes evicted the Pod "
+                f"({TAINT_EVICTION}{f': {detail}' if detail else ''}); what it did after its last report is unknown"
+            )
+            return self._outcome(PodOutcomeKind.FAILED, NODE_LOST, text, final=True)
+        text = f"is on {node}, which stopped reporting; Kubernetes evicts the Pod if the node does not come back"
+        if self.deleting:
+            text += f"; being deleted{self._disruption()}"
+        return self._outcome(PodOutcomeKind.UNKNOWN, "NodeNotReporting", text)
+
+    def _node_marked_not_ready(self) -> bool:
+        """The node lifecycle controller's mark: Ready=False with no reason on a Pod whose container still
+        shows running or waiting (a kubelet writes a reason with every Ready=False it reports)."""
+        ready = self._condition("Ready")
+        return ready is not None and ready.get("status") == "False" and not ready.get("reason")
 
     def _pod_verdict(self, reason: str) -> PodOutcome:
         what = _POD_VERDICTS.get(reason, f"failed ({reason})")

@@ -33,8 +33,6 @@ from kubeasset.reconcile.trigger_runs import run_phase
 WAITING_FOR_CONCURRENCY: Final = "WaitingForConcurrency"
 #: The reason of a Pending run whose Pod was asked for (it holds a slot).
 CREATING_POD: Final = "CreatingPod"
-#: How many run names a waiting message lists.
-_NAMED_RUNS: Final = 5
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -56,21 +54,23 @@ class ConcurrencyWait:
 
     @property
     def message(self) -> str:
-        """``waiting for a free slot: job 'sales' allows 1 concurrent run; active: sales-1; 2 queued ahead``."""
+        """``waiting for a free slot: job 'sales' allows 1 concurrent run (maxConcurrentRuns); see kubectl get
+        assetruns -l kubeasset.dev/job=sales``.
+
+        Deliberately the same for every waiting run and every moment: naming the active runs or the place in
+        the queue would rewrite the status of every waiting run each time the queue moves (a burst of 500 runs
+        then spends its time writing statuses, not starting Pods). The active runs are one kubectl away.
+        """
         plural = "run" if self.limit == 1 else "runs"
-        names = ", ".join(self.active[:_NAMED_RUNS])
-        if len(self.active) > _NAMED_RUNS:
-            names += f" and {len(self.active) - _NAMED_RUNS} more"
         if self.controller_wide:
-            text = f"waiting for a free slot: the controller allows {self.limit} concurrent {plural} in all"
-            text += " (Helm value controller.maxConcurrentRuns)"
-        else:
-            text = f"waiting for a free slot: job {self.job_name!r} allows {self.limit} concurrent {plural}"
-            text += " (maxConcurrentRuns)"
-        text += f"; active: {names}" if names else "; active: none"
-        if self.ahead:
-            text += f"; {self.ahead} queued ahead of this run"
-        return text
+            return (
+                f"waiting for a free slot: the controller allows {self.limit} concurrent {plural} in all "
+                "(Helm value controller.maxConcurrentRuns); see kubectl get assetruns -A"
+            )
+        return (
+            f"waiting for a free slot: job {self.job_name!r} allows {self.limit} concurrent {plural} "
+            f"(maxConcurrentRuns); see kubectl get assetruns -l kubeasset.dev/job={self.job_name}"
+        )
 
 
 def concurrency_wait(
