@@ -97,3 +97,29 @@ def test_a_claim_outlives_its_pods_and_config_maps_are_files(
     assert phase == "Succeeded", log
     assert "value 42" in log and "region eu" in log and "config read-only 30" in log
     assert (kubelet.folder / "volumes" / namespace / "shared" / "shop" / "value.txt").read_text() == "42"
+
+
+def test_an_empty_dir_over_the_folder_of_the_interpreter_and_code_keeps_them_visible(
+    api_client: client.ApiClient, namespace: str, kubelet: LocalKubelet
+) -> None:
+    """The chart mounts an emptyDir at /tmp; a checkout (and its virtual environment) under /tmp must stay
+    importable in the container, as an image would have them, while the rest of the folder is the volume."""
+    import kubeasset
+
+    core = client.CoreV1Api(api_client)
+    code_parent = str(Path(kubeasset.__file__).resolve().parents[2])  # the folder holding the checkout
+    script = f"""
+        import os, kubeasset
+        print("imported", kubeasset.__file__)
+        print("listing", sorted(os.listdir({code_parent!r})))
+        open(os.path.join({code_parent!r}, "scratch.txt"), "w").write("x")
+    """
+    volumes = [{"name": "scratch", "emptyDir": {}}]
+    mounts = [{"name": "scratch", "mountPath": code_parent}]
+    phase, log = _run(core, namespace, _pod("hidden-code", script, volumes, mounts))
+    assert phase == "Succeeded", log
+    assert f"imported {Path(kubeasset.__file__).resolve()}" in log
+    checkout = Path(kubeasset.__file__).resolve().parents[1].name
+    # The volume shows only what the container needs from below it, not the host folder's other entries.
+    listing = next(line for line in log.splitlines() if line.startswith("listing"))
+    assert checkout in listing and not (Path(code_parent) / "scratch.txt").exists()

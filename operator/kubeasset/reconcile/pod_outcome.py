@@ -220,7 +220,9 @@ class _Reading:
             return self._terminated(self.terminated)
         if self.phase in ("Succeeded", "Failed"):
             return self._finished_without_container_state()
-        if self._node_marked_not_ready():
+        if self._node_marked_not_ready() and (self.waiting is None or self._evicted()):
+            # A waiting container (ErrImagePull, ...) is the kubelet's own report: it is read as such until
+            # the node's eviction, which is final either way.
             return self._on_dead_node()
         if self.deleting:
             return self._outcome(
@@ -250,6 +252,10 @@ class _Reading:
         if self.deleting:
             text += f"; being deleted{self._disruption()}"
         return self._outcome(PodOutcomeKind.UNKNOWN, "NodeNotReporting", text)
+
+    def _evicted(self) -> bool:
+        eviction = self._condition("DisruptionTarget")
+        return self.deleting and eviction is not None and eviction.get("reason") == TAINT_EVICTION
 
     def _node_marked_not_ready(self) -> bool:
         """The node lifecycle controller's mark: Ready=False with no reason on a Pod whose container still

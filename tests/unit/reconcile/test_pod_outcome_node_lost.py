@@ -78,3 +78,10 @@ def test_a_kubelets_own_not_ready_is_not_mistaken_for_a_dead_node() -> None:
     not_ready = states.pod(states.node_status("Running", [states.container_status({"running": {}})], ready=False))
     outcome = classify(evicted(not_ready))
     assert outcome.kind == K.TERMINATING
+
+
+def test_a_waiting_container_without_a_ready_reason_is_the_kubelets_report_not_a_dead_node() -> None:
+    pulling = states.pod(states.ERR_IMAGE_PULL)
+    for condition in pulling["status"]["conditions"]:
+        condition.pop("reason", None)  # as a status written without reasons (e.g. by a test playing the kubelet)
+    assert classify(pulling).reason == "ErrImagePull"

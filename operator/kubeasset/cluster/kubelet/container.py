@@ -59,6 +59,8 @@ class ContainerProcess:
             # volumes need the private mount namespace that only comes with a TerminationFile
             for mount in mounts:
                 sandbox += ["--mount", mount.argument()]
+            for path in interpreter_paths():
+                sandbox += ["--keep", path]
             if hostname:
                 sandbox += ["--hostname", hostname]
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +166,15 @@ class ContainerProcess:
             pipe.close()
         self._log.close()
         self.finished = True
+
+
+def interpreter_paths() -> list[str]:
+    """The host folders the container's Python and kubeasset live in (the interpreter, its prefixes, the
+    import path): the local kubelet runs no image, so a volume mounted over one of them (an emptyDir at /tmp
+    while the checkout is under /tmp) must not hide them."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    candidates.update(path for path in sys.path if path and os.path.isdir(path))
+    return sorted(os.path.realpath(path) for path in candidates)
 
 
 def sandbox_available() -> bool:

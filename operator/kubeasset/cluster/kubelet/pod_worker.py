@@ -298,7 +298,7 @@ class PodWorker(threading.Thread):
     def _back_off(self, run: ContainerRun) -> None:
         assert self.runtime is not None
         restarts = self.runtime.restart_count
-        delay = min(self.node.restart_backoff_seconds * 2**restarts, 300.0)
+        delay = min(self.node.restart_backoff_seconds * 2 ** min(restarts, 16), 300.0)  # 2**1024 overflows a float
         self._set(
             waiting=Waiting(
                 "CrashLoopBackOff",

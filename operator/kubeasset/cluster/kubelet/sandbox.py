@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUTS = 0x04000000
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--termination-file")
     parser.add_argument("--scratch")
     parser.add_argument("--mount", action="append", default=[], help='JSON ["source", "target", read_only]')
+    parser.add_argument(
+        "--keep", action="append", default=[], help="a host folder that stays visible under the mounts (repeatable)"
+    )
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--hostname", help="the container's host name (the Pod's name), in a UTS namespace")
     parser.add_argument("--parent-pid", type=int)
@@ -76,7 +80,7 @@ def main(argv: list[str]) -> int:
         workdir = os.open(args.workdir, os.O_PATH | os.O_DIRECTORY)
         if mounts:
             _private_mount_namespace()
-            _mount_all(mounts, args.scratch)
+            _mount_all(mounts, args.scratch, keep=args.keep)
         if args.hostname:
             # as in a container, gethostname() is the Pod's name (leader election identities use it)
             _check(_libc.unshare(_CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
@@ -132,9 +136,10 @@ def _private_mount_namespace() -> None:
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
 
 
-def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
+def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str, keep: Sequence[str] = ()) -> None:
     """Bind every (source, target, read_only), parents before children; the scratch folder holds tmpfs
-    copies of directories that had to be shadowed."""
+    copies of directories that had to be shadowed. The ``keep`` folders (the interpreter, kubeasset's code)
+    are bound back where a mount would hide them: a real container has them in its image."""
     # A stable sort: of two mounts at the same depth the earlier wins nothing, both are made in order.
     ordered = sorted(mounts, key=lambda mount: len([part for part in mount[1].split("/") if part]))
     # Every host path is opened before the first mount and used through /proc/self/fd: a mount (an
@@ -147,6 +152,11 @@ def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
     )
     if missing_top:
         _new_root(os.path.join(scratch, "root"), missing_top)
+    targets = [target.rstrip("/") or "/" for _, target, _ in ordered]
+    hidden = [path for path in keep if any(_under(path, target) for target in targets)]
+    # Only the outermost of nested folders: binding it brings the inner ones along.
+    hidden = [path for path in hidden if not any(_under(path, other) for other in hidden if other != path)]
+    held_keep = [(path, _held(path, directory=True)) for path in hidden if os.path.isdir(path)]
     for index, (source, target, read_only) in enumerate(ordered):
         _expose(target, source, os.path.join(scratch, f"shadow-{index}"))
         if read_only:
@@ -154,6 +164,17 @@ def _mount_all(mounts: list[tuple[str, str, bool]], scratch: str) -> None:
                 _libc.mount(None, target.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None),
                 f"make {target} read-only",
             )
+    for index, (path, held) in enumerate(held_keep):
+        try:
+            os.makedirs(path, exist_ok=True)  # inside the volume mounted above it (an emptyDir: writable)
+            _bind(held, path, recursive=True)
+        except OSError:
+            _expose(path, held, os.path.join(scratch, f"keep-{index}"))
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether ``path`` lies strictly inside ``folder``."""
+    return folder == "/" and path != "/" or path.startswith(folder.rstrip("/") + "/")
 
 
 def _held(path: str, *, directory: bool = False) -> str:
