@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchkit.cluster import BenchCluster, wait_for
-from benchkit.controller_process import CONTROLLER_DESCRIPTION, ControllerProcess
+from benchkit.cluster import controlled_cluster, wait_for
+from benchkit.controller_process import CONTROLLER_DESCRIPTION
 from benchkit.figures import print_header, print_value
 from benchkit.objects import code_location, count, create, get, ready, wide_code, write_code
 
@@ -25,42 +25,35 @@ def main() -> None:
     args = parser.parse_args()
     total = args.assets or (500 if args.small else 10_000)
 
-    with BenchCluster(kubelet=True) as cluster:
-        api = cluster.api_client
-        assert api is not None
-        controller = ControllerProcess(cluster.kubeconfig, cluster.folder / "controller.log").start()
+    with controlled_cluster("discovery") as bench:
+        api, namespace, controller = bench.api, bench.namespace, bench.controller
+        folder = write_code(bench.cluster.folder / "code", "bench_wide", wide_code(total))
+        print_header(
+            f"discovery of {total} assets",
+            {"controller": CONTROLLER_DESCRIPTION},
+        )
+        cpu_before = controller.cpu_seconds()
+        started = time.monotonic()
+        create(api, namespace, code_location("wide", "bench_wide", folder))
+        marks: dict[str, float] = {}
+
+        def progressed() -> bool:
+            if "ready" not in marks and ready(get(api, namespace, "codelocations", "wide")):
+                marks["ready"] = time.monotonic() - started
+            if "catalog" not in marks and count(api, namespace, "assets") >= total:
+                marks["catalog"] = time.monotonic() - started
+            return len(marks) == 2
+
         try:
-            controller.wait_until_leading()
-            namespace = cluster.new_namespace("discovery")
-            folder = write_code(cluster.folder / "code", "bench_wide", wide_code(total))
-            print_header(
-                f"discovery of {total} assets",
-                {"controller": CONTROLLER_DESCRIPTION},
-            )
-            cpu_before = controller.cpu_seconds()
-            started = time.monotonic()
-            create(api, namespace, code_location("wide", "bench_wide", folder))
-            marks: dict[str, float] = {}
-
-            def progressed() -> bool:
-                if "ready" not in marks and ready(get(api, namespace, "codelocations", "wide")):
-                    marks["ready"] = time.monotonic() - started
-                if "catalog" not in marks and count(api, namespace, "assets") >= total:
-                    marks["catalog"] = time.monotonic() - started
-                return len(marks) == 2
-
-            try:
-                wait_for(progressed, "Ready and the whole catalog", 600, poll=0.5)
-            except RuntimeError as error:
-                print(f"   {error}: {marks}, {count(api, namespace, 'assets')} Assets")
-            if "ready" in marks:
-                print_value("create -> CodeLocation Ready", marks["ready"], "s", 60.0)
-            if "catalog" in marks:
-                print_value(f"create -> {total} Asset objects", marks["catalog"], "s", 60.0)
-            print_value("controller CPU meanwhile", controller.cpu_seconds() - cpu_before, "s")
-            print_value("controller RSS after discovery", controller.rss_bytes() / 2**20, "MiB")
-        finally:
-            controller.stop()
+            wait_for(progressed, "Ready and the whole catalog", 600, poll=0.5)
+        except RuntimeError as error:
+            print(f"   {error}: {marks}, {count(api, namespace, 'assets')} Assets")
+        if "ready" in marks:
+            print_value("create -> CodeLocation Ready", marks["ready"], "s", 60.0)
+        if "catalog" in marks:
+            print_value(f"create -> {total} Asset objects", marks["catalog"], "s", 60.0)
+        print_value("controller CPU meanwhile", controller.cpu_seconds() - cpu_before, "s")
+        print_value("controller RSS after discovery", controller.rss_bytes() / 2**20, "MiB")
 
 
 if __name__ == "__main__":

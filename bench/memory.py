@@ -142,8 +142,7 @@ def main() -> None:
     assets, schedules, runs = (500, 50, 100) if args.small else (10_000, 1000, 5000)
 
     with BenchCluster(kubelet=True) as cluster:
-        api = cluster.api_client
-        assert api is not None
+        api = cluster.api
         custom = client.CustomObjectsApi(api)
         namespace = cluster.new_namespace("memory")
         first = ControllerProcess(

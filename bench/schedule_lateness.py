@@ -16,12 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from benchkit.cluster import NOWHERE, BenchCluster, wait_for
-from benchkit.controller_process import CONTROLLER_DESCRIPTION, ControllerProcess
+from benchkit.cluster import NOWHERE, controlled_cluster, wait_for
+from benchkit.controller_process import CONTROLLER_DESCRIPTION
 from benchkit.diagnostics import LoadDiagnostics
 from benchkit.figures import Target, print_figures, print_header
+from benchkit.load import watch_runs_and_pods
 from benchkit.objects import GROUP, VERSION, asset_schedule, create, trivial_setup
-from benchkit.watch import Seen, TimedWatch
+from benchkit.watch import Seen
 from kubernetes import client
 
 
@@ -32,100 +33,77 @@ def main() -> None:
     args = parser.parse_args()
     total = args.schedules or (50 if args.small else 1000)
 
-    with BenchCluster(kubelet=True) as cluster:
-        api = cluster.api_client
-        assert api is not None
-        controller = ControllerProcess(cluster.kubeconfig, cluster.folder / "controller.log").start()
+    with controlled_cluster("ticks") as bench:
+        api, namespace, controller = bench.api, bench.namespace, bench.controller
+        trivial_setup(api, namespace, bench.cluster.folder / "code", run_node=NOWHERE)
+        # The instant: a minute boundary far enough ahead for every schedule to be created and planned.
+        margin = 10 + total * 0.1
+        instant = math.ceil((time.time() + margin) / 60) * 60
+        due = datetime.fromtimestamp(instant, UTC)
+        cron = f"{due.minute} {due.hour} * * *"
+        print(f"   creating {total} schedules, cron {cron!r} (due {due.isoformat()})")
+
+        run_added: dict[str, float] = {}
+        pod_added: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def on_run(seen: Seen) -> None:
+            if seen.type == "ADDED":
+                with lock:
+                    run_added.setdefault(seen.obj["metadata"]["name"], seen.wall)
+
+        def on_pod(seen: Seen) -> None:
+            if seen.type == "ADDED":
+                with lock:
+                    pod_added.setdefault(seen.obj["metadata"]["name"], seen.wall)
+
+        custom = client.CustomObjectsApi(api)
+        runs_watch, pods_watch = watch_runs_and_pods(api, namespace, on_run, on_pod)
+        created_at = time.time()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: create(api, namespace, asset_schedule(f"s{i:05d}", "trivial", cron)), range(total)))
+        created_in = time.time() - created_at
+
+        def planned() -> int:
+            listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "assetschedules")
+            return sum(1 for item in listed["items"] if (item.get("status") or {}).get("nextScheduleTime"))
+
         try:
-            controller.wait_until_leading()
-            namespace = cluster.new_namespace("ticks")
-            trivial_setup(api, namespace, cluster.folder / "code", run_node=NOWHERE)
-            # The instant: a minute boundary far enough ahead for every schedule to be created and planned.
-            margin = 10 + total * 0.1
-            instant = math.ceil((time.time() + margin) / 60) * 60
-            due = datetime.fromtimestamp(instant, UTC)
-            cron = f"{due.minute} {due.hour} * * *"
-            print(f"   creating {total} schedules, cron {cron!r} (due {due.isoformat()})")
-
-            run_added: dict[str, float] = {}
-            pod_added: dict[str, float] = {}
-            lock = threading.Lock()
-
-            def on_run(seen: Seen) -> None:
-                if seen.type == "ADDED":
-                    with lock:
-                        run_added.setdefault(seen.obj["metadata"]["name"], seen.wall)
-
-            def on_pod(seen: Seen) -> None:
-                if seen.type == "ADDED":
-                    with lock:
-                        pod_added.setdefault(seen.obj["metadata"]["name"], seen.wall)
-
-            custom = client.CustomObjectsApi(api)
-            runs_watch = TimedWatch(
-                custom.list_namespaced_custom_object, [GROUP, VERSION, namespace, "assetruns"], on_run
+            wait_for(lambda: planned() >= total, "every schedule planned", max(5.0, instant - time.time() - 2), poll=2)
+            spare = instant - time.time()
+        except RuntimeError:
+            spare = instant - time.time()
+            print(f"   warning: not every schedule was planned 2 s before the instant ({planned()}/{total})")
+        print_header(
+            f"schedule tick lateness: {total} schedules due at {due.isoformat()}",
+            {
+                "setup": f"{total} schedules created in {created_in:.1f} s; "
+                f"all planned {spare:.1f} s before the instant",
+                "controller": CONTROLLER_DESCRIPTION,
+            },
+        )
+        diagnostics = LoadDiagnostics(controller.pid, controller.metrics_port, bench.cluster.plane.pids).start()
+        try:
+            wait_for(
+                lambda: len(run_added) >= total and len(pod_added) >= total,
+                "every schedule's run and Pod",
+                (instant - time.time()) + 120 + total * 0.5,
+                poll=0.5,
             )
-            pods_watch = TimedWatch(
-                client.CoreV1Api(api).list_namespaced_pod,
-                [namespace],
-                on_pod,
-                label_selector="app.kubernetes.io/component=run",
-            )
-            runs_watch.start()
-            pods_watch.start()
-            created_at = time.time()
-            with ThreadPoolExecutor(4) as pool:
-                list(
-                    pool.map(
-                        lambda i: create(api, namespace, asset_schedule(f"s{i:05d}", "trivial", cron)), range(total)
-                    )
-                )
-            created_in = time.time() - created_at
-
-            def planned() -> int:
-                listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "assetschedules")
-                return sum(1 for item in listed["items"] if (item.get("status") or {}).get("nextScheduleTime"))
-
-            try:
-                wait_for(
-                    lambda: planned() >= total, "every schedule planned", max(5.0, instant - time.time() - 2), poll=2
-                )
-                spare = instant - time.time()
-            except RuntimeError:
-                spare = instant - time.time()
-                print(f"   warning: not every schedule was planned 2 s before the instant ({planned()}/{total})")
-            print_header(
-                f"schedule tick lateness: {total} schedules due at {due.isoformat()}",
-                {
-                    "setup": f"{total} schedules created in {created_in:.1f} s; "
-                    f"all planned {spare:.1f} s before the instant",
-                    "controller": CONTROLLER_DESCRIPTION,
-                },
-            )
-            diagnostics = LoadDiagnostics(controller.pid, controller.metrics_port, cluster.plane.pids).start()
-            try:
-                wait_for(
-                    lambda: len(run_added) >= total and len(pod_added) >= total,
-                    "every schedule's run and Pod",
-                    (instant - time.time()) + 120 + total * 0.5,
-                    poll=0.5,
-                )
-            except RuntimeError as error:
-                print(f"   {error}: {len(run_added)} runs, {len(pod_added)} Pods of {total}")
-            runs_watch.stop()
-            pods_watch.stop()
-            diagnostics.stop()
-            print_figures(
-                "scheduled instant -> run ADDED",
-                [added - instant for added in run_added.values()],
-                targets=(Target("p99", 1.0),),
-            )
-            print_figures("scheduled instant -> run's Pod ADDED", [added - instant for added in pod_added.values()])
-            diagnostics.report(total)
-            if runs_watch.errors or pods_watch.errors:
-                print(f"   watch errors {runs_watch.errors[:3]} {pods_watch.errors[:3]}")
-        finally:
-            controller.stop()
+        except RuntimeError as error:
+            print(f"   {error}: {len(run_added)} runs, {len(pod_added)} Pods of {total}")
+        runs_watch.stop()
+        pods_watch.stop()
+        diagnostics.stop()
+        print_figures(
+            "scheduled instant -> run ADDED",
+            [added - instant for added in run_added.values()],
+            targets=(Target("p99", 1.0),),
+        )
+        print_figures("scheduled instant -> run's Pod ADDED", [added - instant for added in pod_added.values()])
+        diagnostics.report(total)
+        if runs_watch.errors or pods_watch.errors:
+            print(f"   watch errors {runs_watch.errors[:3]} {pods_watch.errors[:3]}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from kubernetes import client
 from kubernetes import config as kube_config
 
+from benchkit.controller_process import ControllerProcess
 from kubeasset.cluster.binaries import ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
 from kubeasset.cluster.kubelet import LocalKubelet
@@ -59,6 +62,13 @@ class BenchCluster:
     @property
     def kubeconfig(self) -> Path:
         return self.plane.admin.kubeconfig
+
+    @property
+    def api(self) -> client.ApiClient:
+        """The admin client; RuntimeError before start()."""
+        if self.api_client is None:
+            raise RuntimeError("the bench cluster is not started")
+        return self.api_client
 
     def start(self) -> BenchCluster:
         self.plane.start()
@@ -122,3 +132,33 @@ class BenchCluster:
             "the kubeasset.dev resources in discovery",
             60,
         )
+
+
+@dataclass(frozen=True)
+class ControlledCluster:
+    """What :func:`controlled_cluster` yields: the cluster, its admin client, the leading controller and a
+    fresh namespace."""
+
+    cluster: BenchCluster
+    api: client.ApiClient
+    controller: ControllerProcess
+    namespace: str
+
+
+@contextmanager
+def controlled_cluster(namespace_prefix: str, extra_env: dict[str, str] | None = None) -> Iterator[ControlledCluster]:
+    """A BenchCluster with the local kubelet, the controller as the chart runs it (``extra_env`` over the
+    chart's environment; log in the cluster's folder as controller.log) holding its Lease, and a new
+    namespace: what every benchmark of one controller starts from. The controller stops, then the cluster.
+
+    Example::
+
+        with controlled_cluster("launch") as bench:
+            trivial_setup(bench.api, bench.namespace, bench.cluster.folder / "code")
+    """
+    with (
+        BenchCluster(kubelet=True) as cluster,
+        ControllerProcess(cluster.kubeconfig, cluster.folder / "controller.log", extra_env) as controller,
+    ):
+        controller.wait_until_leading()
+        yield ControlledCluster(cluster, cluster.api, controller, cluster.new_namespace(namespace_prefix))

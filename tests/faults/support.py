@@ -1,6 +1,7 @@
 """What the fault tests share: the fault control plane's timing, the controller and the local kubelet as
-processes that can really be killed (SIGKILL), manifests over the trivial assets of fault_code/, and a
-recorder that keeps every run Pod ever created and every status of every run through watches that survive
+processes that can really be killed (SIGKILL), the set-up every test starts from (FaultSite: both processes
+on the module's node, the code location and its jobs), manifests over the trivial assets of fault_code/, and
+a recorder that keeps every run Pod ever created and every status of every run through watches that survive
 an apiserver restart.
 """
 
@@ -11,17 +12,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubeasset.cluster.control_plane import NodeFailureTiming
 from kubeasset.cluster.kubelet import LocalKubelet
 from kubeasset.cluster.processes import ManagedProcess
-from tests.integration.controller.conftest import GROUP, VERSION, code_location
+from tests.integration.controller.conftest import GROUP, VERSION, code_location, create, wait_for_condition
+from tests.integration.watch_recorder import RUN_POD_SELECTOR, WatchRecorder
 
 #: A Node silent for 8 s is Unknown; its Pods' default toleration of that lasts 2 s; the node controller
 #: looks every second. Kubelets here renew their Lease every second (HEARTBEAT_SECONDS), so a live one
@@ -37,7 +41,6 @@ TOLERATE_NODE_FAILURE = [
     {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
 ]
-_RUN_SELECTOR = "app.kubernetes.io/managed-by=kubeasset,app.kubernetes.io/component=run"
 
 
 # --- manifests ---------------------------------------------------------------------------------------
@@ -196,21 +199,59 @@ def delete_node(api_client: client.ApiClient, node: str) -> None:
             raise
 
 
-@contextmanager
-def running(process: _Process, what: str) -> Iterator[_Process]:
-    """Stop ``process`` at the end; on a failed assertion, add the end of its log to the message."""
-    try:
-        yield process
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n--- {what} log (tail) ---\n{process.tail()}") from None
-    finally:
-        process.stop()
+@dataclass
+class FaultSite:
+    """What a fault test starts from (the ``fault_site`` fixture of conftest.py): a KubeletProcess playing
+    ``node`` and a ControllerProcess for ``namespace``, both killable; ``folder`` is the test's own.
+
+    Example::
+
+        def test_something(fault_site: FaultSite) -> None:
+            fault_site.deploy("loc", fault_job("pair", "loc", "pair"))
+            fault_site.controller.kill()
+    """
+
+    api_client: client.ApiClient
+    custom: client.CustomObjectsApi
+    namespace: str
+    node: str
+    folder: Path
+    kubelet: KubeletProcess
+    controller: ControllerProcess
+
+    def deploy(self, location: str, *jobs: dict[str, Any]) -> None:
+        """Create the CodeLocation ``location`` over fault_code/ with its Pods on ``node`` (values stored under
+        ``folder``/storage) and the AssetJobs ``jobs``; return once every job is Ready."""
+        create(self.custom, self.namespace, fault_location(location, self.node, self.folder / "storage"))
+        for job in jobs:
+            create(self.custom, self.namespace, job)
+        for job in jobs:
+            wait_for_condition(self.custom, self.namespace, "assetjobs", job["metadata"]["name"], "True", timeout=90)
+
+    def create_run(self, name: str, job: str) -> None:
+        create(self.custom, self.namespace, run_manifest(name, job))
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """The namespace's AssetRuns by name."""
+        return list_runs(self.custom, self.namespace)
+
+    def phase_counts(self, *, by_job: bool = False) -> dict[str, int]:
+        """How many runs are in each phase (``job:phase`` keys with ``by_job``): what a timeout shows."""
+        counts: dict[str, int] = {}
+        for run in self.runs().values():
+            key = f"{run['spec']['job']}:{phase(run)}" if by_job else str(phase(run))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def log_tails(self) -> list[tuple[str, str]]:
+        """(title, end of the log) of both processes: what a failing test's report shows."""
+        return [("controller log (tail)", self.controller.tail()), ("kubelet log (tail)", self.kubelet.tail())]
 
 
 # --- recording ---------------------------------------------------------------------------------------
 
 
-class FaultRecorder:
+class FaultRecorder(WatchRecorder):
     """Watches a namespace's run Pods and AssetRuns in background threads and keeps every change: the uid of
     every run Pod ever seen (by name), the most unfinished run Pods alive at once (by job), and every status of
     every run, in order. A watch that breaks (apiserver restarted, 410 Gone) lists again and carries on; the
@@ -224,34 +265,14 @@ class FaultRecorder:
     """
 
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
-        self.core = client.CoreV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.namespace = namespace
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        loops = {
+            "pods": partial(self._loop, self._list_pods, self._watch_pods),
+            "runs": partial(self._loop, self._list_runs, self._watch_runs),
+        }
+        super().__init__(api_client, namespace, loops, ready_timeout=20)
         self._uids: dict[str, set[str]] = {}
-        self._alive: dict[str, str] = {}  # uid -> job of unfinished Pods
-        self.max_alive: dict[str, int] = {}
         self._statuses: dict[str, list[dict[str, Any]]] = {}
         self.restarts = 0
-        self._ready = [threading.Event(), threading.Event()]
-        self._threads = [
-            threading.Thread(target=self._loop, args=(self._list_pods, self._watch_pods, 0), daemon=True),
-            threading.Thread(target=self._loop, args=(self._list_runs, self._watch_runs, 1), daemon=True),
-        ]
-
-    def __enter__(self) -> FaultRecorder:
-        for thread in self._threads:
-            thread.start()
-        for ready in self._ready:
-            if not ready.wait(20):
-                raise AssertionError("the recorder's watches did not start within 20s")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
 
     def pod_uids(self, name: str) -> set[str]:
         with self._lock:
@@ -265,13 +286,13 @@ class FaultRecorder:
         with self._lock:
             return list(self._statuses.get(name, []))
 
-    def _loop(self, lister: Callable[[], str], watcher: Callable[[str], str], index: int) -> None:
+    def _loop(self, lister: Callable[[], str], watcher: Callable[[str], str], ready: threading.Event) -> None:
         version: str | None = None
         while not self._stop.is_set():
             try:
                 if version is None:
                     version = lister()
-                    self._ready[index].set()
+                    ready.set()
                 version = watcher(version)
             except ApiException as error:
                 if error.status == 410:
@@ -285,40 +306,21 @@ class FaultRecorder:
                 time.sleep(0.3)
 
     def _list_pods(self) -> str:
-        listed = self.core.list_namespaced_pod(self.namespace, label_selector=_RUN_SELECTOR)
+        listed = self.core.list_namespaced_pod(self.namespace, label_selector=RUN_POD_SELECTOR)
         for pod in listed.items:
             self._pod_event("LISTED", pod)
         return str(listed.metadata.resource_version)
 
     def _watch_pods(self, version: str) -> str:
-        stream = watch.Watch()  # type: ignore[no-untyped-call]
-        for event in stream.stream(  # type: ignore[no-untyped-call]
-            self.core.list_namespaced_pod,
-            self.namespace,
-            label_selector=_RUN_SELECTOR,
-            resource_version=version,
-            timeout_seconds=5,
-        ):
-            if event["type"] == "ERROR":
-                raise ApiException(status=event["raw_object"].get("code", 500))
-            version = event["object"].metadata.resource_version
-            self._pod_event(event["type"], event["object"])
-            if self._stop.is_set():
-                break
+        for kind, pod, seen in self._stream_pods(version, timeout_seconds=5):
+            self._pod_event(kind, pod)
+            version = seen
         return version
 
     def _pod_event(self, kind: str, pod: Any) -> None:
-        uid, name = pod.metadata.uid, pod.metadata.name
-        job = (pod.metadata.labels or {}).get("kubeasset.dev/job", "")
-        finished = kind == "DELETED" or (pod.status is not None and pod.status.phase in ("Succeeded", "Failed"))
         with self._lock:
-            self._uids.setdefault(name, set()).add(uid)
-            if finished:
-                self._alive.pop(uid, None)
-            else:
-                self._alive[uid] = job
-            count = sum(1 for alive_job in self._alive.values() if alive_job == job)
-            self.max_alive[job] = max(self.max_alive.get(job, 0), count)
+            self._uids.setdefault(pod.metadata.name, set()).add(pod.metadata.uid)
+            self._count_alive(kind, pod)
 
     def _list_runs(self) -> str:
         listed: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "assetruns")
@@ -327,22 +329,9 @@ class FaultRecorder:
         return str(listed["metadata"]["resourceVersion"])
 
     def _watch_runs(self, version: str) -> str:
-        stream = watch.Watch()  # type: ignore[no-untyped-call]
-        for event in stream.stream(  # type: ignore[no-untyped-call]
-            self.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            self.namespace,
-            "assetruns",
-            resource_version=version,
-            timeout_seconds=5,
-        ):
-            if event["type"] == "ERROR":
-                raise ApiException(status=event["raw_object"].get("code", 500))
-            version = event["object"]["metadata"]["resourceVersion"]
-            self._run_event(event["object"])
-            if self._stop.is_set():
-                break
+        for _, run, seen in self._stream_runs(version, timeout_seconds=5):
+            self._run_event(run)
+            version = seen
         return version
 
     def _run_event(self, run: dict[str, Any]) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from kubernetes import client
@@ -20,21 +19,8 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubeasset.cluster.control_plane import ControlPlane
-from tests.faults.support import (
-    ControllerProcess,
-    FaultRecorder,
-    KubeletProcess,
-    asset_states,
-    delete_node,
-    fault_job,
-    fault_location,
-    list_runs,
-    phase,
-    run_manifest,
-    running,
-    wait_until,
-)
-from tests.integration.controller.conftest import create, get, wait_for_condition
+from tests.faults.support import FaultRecorder, FaultSite, asset_states, fault_job, phase, wait_until
+from tests.integration.controller.conftest import get
 from tests.integration.controller.run_failure_helpers import regressions
 
 NODE = "kubeasset-faults-apiserver-restart"
@@ -61,75 +47,60 @@ def test_restart_apiserver_keeps_the_address_and_every_object(
 
 @pytest.mark.timeout(300)
 def test_the_controller_reconnects_after_apiserver_restarts_and_every_run_converges(
-    control_plane: ControlPlane,
-    api_client: client.ApiClient,
-    kubeconfig: Path,
-    crds: list[dict[str, Any]],
-    namespace: str,
-    tmp_path: Path,
+    control_plane: ControlPlane, fault_site: FaultSite
 ) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    controller = ControllerProcess(kubeconfig, namespace, tmp_path / "controller.log")
+    custom, namespace = fault_site.custom, fault_site.namespace
     names: list[str] = []
 
     def create_runs(count: int) -> None:
         for _ in range(count):
             name = f"run-{len(names):02d}"
-            _retrying(lambda name=name: create(custom, namespace, run_manifest(name, "pair")))
+            _retrying(lambda name=name: fault_site.create_run(name, "pair"))
             names.append(name)
 
     def some_running(among: list[str], count: int) -> Callable[[], bool]:
         def check() -> bool:
-            runs = list_runs(custom, namespace)
+            runs = fault_site.runs()
             return sum(1 for name in among if asset_states(runs.get(name)).get("second") == "Running") >= count
 
         return check
 
-    try:
-        with (
-            running(KubeletProcess(kubeconfig, tmp_path / "kubelet", NODE, tmp_path / "kubelet.log"), "kubelet"),
-            running(controller, "controller"),
-        ):
-            create(custom, namespace, fault_location("restart", NODE, tmp_path / "storage"))
-            pair = fault_job("pair", "restart", "pair", max_concurrent_runs=6, env={"FAULT_SLEEP_SECONDS": "3"})
-            create(custom, namespace, pair)
-            wait_for_condition(custom, namespace, "assetjobs", "pair", "True", timeout=90)
+    pair = fault_job("pair", "restart", "pair", max_concurrent_runs=6, env={"FAULT_SLEEP_SECONDS": "3"})
+    fault_site.deploy("restart", pair)
 
-            with FaultRecorder(api_client, namespace) as recorder:
-                create_runs(12)
-                wait_until(some_running(names, 3), lambda: "three runs with `second` running", 60)
-                control_plane.restart_apiserver(kill=True, downtime_seconds=3.0)
+    with FaultRecorder(fault_site.api_client, namespace) as recorder:
+        create_runs(12)
+        wait_until(some_running(names, 3), lambda: "three runs with `second` running", 60)
+        control_plane.restart_apiserver(kill=True, downtime_seconds=3.0)
 
-                after_kill = len(names)
-                create_runs(8)
-                wait_until(some_running(names[after_kill:], 2), lambda: "runs created after the restart running", 90)
-                control_plane.restart_apiserver()
+        after_kill = len(names)
+        create_runs(8)
+        wait_until(some_running(names[after_kill:], 2), lambda: "runs created after the restart running", 90)
+        control_plane.restart_apiserver()
 
-                create_runs(5)
+        create_runs(5)
 
-                def all_final() -> bool:
-                    runs = list_runs(custom, namespace)
-                    return all(phase(runs.get(name)) in ("Succeeded", "Failed", "Canceled") for name in names)
+        def all_final() -> bool:
+            runs = fault_site.runs()
+            return all(phase(runs.get(name)) in ("Succeeded", "Failed", "Canceled") for name in names)
 
-                wait_until(all_final, lambda: f"all runs final: {_phases(custom, namespace)}", 150, poll=1.0)
-                time.sleep(1.0)
-            assert controller.alive, "the controller exited when the apiserver went away"
+        wait_until(all_final, lambda: f"all runs final: {fault_site.phase_counts()}", 150, poll=1.0)
+        time.sleep(1.0)
+    assert fault_site.controller.alive, "the controller exited when the apiserver went away"
 
-        runs = list_runs(custom, namespace)
-        wrong = {
-            name: (phase(run), asset_states(run), (run.get("status") or {}).get("message"))
-            for name, run in runs.items()
-            if (phase(run), asset_states(run)) != ("Succeeded", {"first": "Materialized", "second": "Materialized"})
-        }
-        assert wrong == {}
-        pods = recorder.pods_by_name()
-        assert {name: uids for name, uids in pods.items() if len(uids) != 1} == {}, "a run had two Pods"
-        assert set(pods) == set(names)
-        assert {name: found for name in names if (found := regressions(recorder.statuses(name)))} == {}
-        assert recorder.max_alive.get("pair", 0) <= 6, recorder.max_alive
-        assert get(custom, namespace, "assetjobs", "pair") is not None
-    finally:
-        delete_node(api_client, NODE)
+    runs = fault_site.runs()
+    wrong = {
+        name: (phase(run), asset_states(run), (run.get("status") or {}).get("message"))
+        for name, run in runs.items()
+        if (phase(run), asset_states(run)) != ("Succeeded", {"first": "Materialized", "second": "Materialized"})
+    }
+    assert wrong == {}
+    pods = recorder.pods_by_name()
+    assert {name: uids for name, uids in pods.items() if len(uids) != 1} == {}, "a run had two Pods"
+    assert set(pods) == set(names)
+    assert {name: found for name in names if (found := regressions(recorder.statuses(name)))} == {}
+    assert recorder.max_alive.get("pair", 0) <= 6, recorder.max_alive
+    assert get(custom, namespace, "assetjobs", "pair") is not None
 
 
 def _retrying(call: Callable[[], T], timeout: float = 30.0) -> T:
@@ -145,10 +116,3 @@ def _retrying(call: Callable[[], T], timeout: float = 30.0) -> T:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.3)
-
-
-def _phases(custom: client.CustomObjectsApi, namespace: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for run in list_runs(custom, namespace).values():
-        counts[str(phase(run))] = counts.get(str(phase(run)), 0) + 1
-    return counts

@@ -14,27 +14,10 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
-from kubernetes import client
 
-from tests.faults.support import (
-    ControllerProcess,
-    FaultRecorder,
-    KubeletProcess,
-    asset_states,
-    delete_node,
-    fault_job,
-    fault_location,
-    list_runs,
-    phase,
-    run_manifest,
-    running,
-    wait_until,
-)
-from tests.integration.controller.conftest import create, wait_for_condition
+from tests.faults.support import FaultRecorder, FaultSite, asset_states, fault_job, phase, wait_until
 from tests.integration.controller.run_failure_helpers import regressions
 
 NODE = "kubeasset-faults-burst"
@@ -44,57 +27,34 @@ LIMIT = 10
 
 
 @pytest.mark.timeout(620)
-def test_a_burst_created_while_the_controller_is_down_runs_within_the_concurrency_limit(
-    api_client: client.ApiClient,
-    kubeconfig: Path,
-    crds: list[dict[str, Any]],
-    namespace: str,
-    tmp_path: Path,
-) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    controller = ControllerProcess(kubeconfig, namespace, tmp_path / "controller.log")
-    try:
-        with (
-            running(KubeletProcess(kubeconfig, tmp_path / "kubelet", NODE, tmp_path / "kubelet.log"), "kubelet"),
-            running(controller, "controller"),
-        ):
-            create(custom, namespace, fault_location("burst", NODE, tmp_path / "storage"))
-            create(custom, namespace, fault_job("burst", "burst", "tick", max_concurrent_runs=LIMIT))
-            wait_for_condition(custom, namespace, "assetjobs", "burst", "True", timeout=90)
-            controller.kill()
+def test_a_burst_created_while_the_controller_is_down_runs_within_the_concurrency_limit(fault_site: FaultSite) -> None:
+    namespace, controller = fault_site.namespace, fault_site.controller
+    fault_site.deploy("burst", fault_job("burst", "burst", "tick", max_concurrent_runs=LIMIT))
+    controller.kill()
 
-            with FaultRecorder(api_client, namespace) as recorder:
-                names = [f"burst-{number:03d}" for number in range(BURST)]
-                with ThreadPoolExecutor(8) as pool:
-                    list(pool.map(lambda name: create(custom, namespace, run_manifest(name, "burst")), names))
-                assert recorder.pods_by_name() == {}, "a Pod was created while no controller ran"
+    with FaultRecorder(fault_site.api_client, namespace) as recorder:
+        names = [f"burst-{number:03d}" for number in range(BURST)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda name: fault_site.create_run(name, "burst"), names))
+        assert recorder.pods_by_name() == {}, "a Pod was created while no controller ran"
 
-                controller.restart()
-                started = time.monotonic()
+        controller.restart()
+        started = time.monotonic()
 
-                def all_final() -> bool:
-                    runs = list_runs(custom, namespace)
-                    return len(runs) == BURST and all(phase(run) in ("Succeeded", "Failed") for run in runs.values())
+        def all_final() -> bool:
+            runs = fault_site.runs()
+            return len(runs) == BURST and all(phase(run) in ("Succeeded", "Failed") for run in runs.values())
 
-                wait_until(all_final, lambda: _summary(custom, namespace), 450, poll=2.0)
-                took = time.monotonic() - started
-                time.sleep(1.0)  # let the recorder see anything a confused controller might still write
+        wait_until(all_final, lambda: f"all {BURST} runs final; phases now: {fault_site.phase_counts()}", 450, poll=2.0)
+        took = time.monotonic() - started
+        time.sleep(1.0)  # let the recorder see anything a confused controller might still write
 
-            runs = list_runs(custom, namespace)
-            print(f"{BURST} runs, at most {LIMIT} at once, all final {took:.0f}s after the controller started")
-            assert {name: phase(run) for name, run in runs.items() if phase(run) != "Succeeded"} == {}
-            assert all(asset_states(run) == {"tick": "Materialized"} for run in runs.values())
-            pods = recorder.pods_by_name()
-            assert {name for name, uids in pods.items() if len(uids) != 1} == set(), "a run had two Pods"
-            assert set(pods) == set(names)
-            assert 1 <= recorder.max_alive.get("burst", 0) <= LIMIT, recorder.max_alive
-            assert [(name, found) for name in names if (found := regressions(recorder.statuses(name)))] == []
-    finally:
-        delete_node(api_client, NODE)
-
-
-def _summary(custom: client.CustomObjectsApi, namespace: str) -> str:
-    phases: dict[str, int] = {}
-    for run in list_runs(custom, namespace).values():
-        phases[str(phase(run))] = phases.get(str(phase(run)), 0) + 1
-    return f"all {BURST} runs final; phases now: {phases}"
+    runs = fault_site.runs()
+    print(f"{BURST} runs, at most {LIMIT} at once, all final {took:.0f}s after the controller started")
+    assert {name: phase(run) for name, run in runs.items() if phase(run) != "Succeeded"} == {}
+    assert all(asset_states(run) == {"tick": "Materialized"} for run in runs.values())
+    pods = recorder.pods_by_name()
+    assert {name for name, uids in pods.items() if len(uids) != 1} == set(), "a run had two Pods"
+    assert set(pods) == set(names)
+    assert 1 <= recorder.max_alive.get("burst", 0) <= LIMIT, recorder.max_alive
+    assert [(name, found) for name in names if (found := regressions(recorder.statuses(name)))] == []

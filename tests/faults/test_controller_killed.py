@@ -13,27 +13,12 @@ import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
-from tests.faults.support import (
-    ControllerProcess,
-    FaultRecorder,
-    KubeletProcess,
-    asset_states,
-    delete_node,
-    fault_job,
-    fault_location,
-    list_runs,
-    phase,
-    run_manifest,
-    running,
-    wait_until,
-)
-from tests.integration.controller.conftest import GROUP, VERSION, create, wait_for_condition
+from tests.faults.support import FaultRecorder, FaultSite, asset_states, fault_job, phase, wait_until
+from tests.integration.controller.conftest import GROUP, VERSION, create
 from tests.integration.controller.run_failure_helpers import regressions
 
 NODE = "kubeasset-faults-controller-kills"
@@ -48,49 +33,26 @@ EXPECTED = {
 
 
 @pytest.mark.timeout(420)
-def test_a_controller_killed_at_random_points_loses_nothing(
-    api_client: client.ApiClient,
-    kubeconfig: Path,
-    crds: list[dict[str, Any]],
-    namespace: str,
-    tmp_path: Path,
-) -> None:
+def test_a_controller_killed_at_random_points_loses_nothing(fault_site: FaultSite) -> None:
     seed = int(os.environ.get("KUBEASSET_FAULT_SEED", str(time.time_ns() % 1_000_000)))
     print(f"fault seed: KUBEASSET_FAULT_SEED={seed}")
-    rng = random.Random(seed)
-    custom = client.CustomObjectsApi(api_client)
-    controller = ControllerProcess(kubeconfig, namespace, tmp_path / "controller.log")
     try:
-        with (
-            running(KubeletProcess(kubeconfig, tmp_path / "kubelet", NODE, tmp_path / "kubelet.log"), "kubelet"),
-            running(controller, "controller"),
-        ):
-            _test(custom, api_client, namespace, controller, rng, tmp_path)
+        _test(fault_site, random.Random(seed))
     except AssertionError as error:
         raise AssertionError(f"[KUBEASSET_FAULT_SEED={seed}] {error}") from None
-    finally:
-        delete_node(api_client, NODE)
 
 
-def _test(
-    custom: client.CustomObjectsApi,
-    api_client: client.ApiClient,
-    namespace: str,
-    controller: ControllerProcess,
-    rng: random.Random,
-    tmp_path: Path,
-) -> None:
-    create(custom, namespace, fault_location("kills", NODE, tmp_path / "storage"))
-    # `second` sleeps a moment so that kills also land while an asset runs.
-    create(
-        custom, namespace, fault_job("pair", "kills", "pair", max_concurrent_runs=8, env={"FAULT_SLEEP_SECONDS": "1"})
+def _test(site: FaultSite, rng: random.Random) -> None:
+    custom, namespace, controller = site.custom, site.namespace, site.controller
+    site.deploy(
+        "kills",
+        # `second` sleeps a moment so that kills also land while an asset runs.
+        fault_job("pair", "kills", "pair", max_concurrent_runs=8, env={"FAULT_SLEEP_SECONDS": "1"}),
+        fault_job("boom", "kills", "boom", max_concurrent_runs=4),
+        fault_job("ticks", "kills", "tick"),
     )
-    create(custom, namespace, fault_job("boom", "kills", "boom", max_concurrent_runs=4))
-    create(custom, namespace, fault_job("ticks", "kills", "tick"))
-    for job in ("pair", "boom", "ticks"):
-        wait_for_condition(custom, namespace, "assetjobs", job, "True", timeout=90)
 
-    with FaultRecorder(api_client, namespace) as recorder:
+    with FaultRecorder(site.api_client, namespace) as recorder:
         created = datetime.now(UTC)
         create(custom, namespace, _schedule(SCHEDULE, "ticks"))
         first_tick = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -104,7 +66,7 @@ def _test(
             if delay > 0:
                 time.sleep(delay)
             if action == "create":
-                create(custom, namespace, run_manifest(name, jobs[name]))
+                site.create_run(name, jobs[name])
             elif action == "kill":
                 controller.kill()
                 kills += 1
@@ -115,7 +77,7 @@ def _test(
         print(f"{kills} kills, {RUNS} runs, ticks from {first_tick:%H:%M} on")
 
         def settled() -> bool:
-            runs = list_runs(custom, namespace)
+            runs = site.runs()
             ticks = [run for name, run in runs.items() if name.startswith(f"{SCHEDULE}-")]
             return (
                 all(phase(runs.get(name)) in ("Succeeded", "Failed") for name in jobs)
@@ -123,7 +85,9 @@ def _test(
                 and all(phase(run) in ("Succeeded", "Failed") for run in ticks)
             )
 
-        wait_until(settled, lambda: f"every run final and two ticks run: {_phases(custom, namespace)}", 150, poll=1.0)
+        wait_until(
+            settled, lambda: f"every run final and two ticks run: {site.phase_counts(by_job=True)}", 150, poll=1.0
+        )
         # One more kill after everything ended: a restarted controller must leave final runs as they are, and
         # catch up a tick that fell meanwhile. Then every tick due (bar one in the last seconds) has a final run.
         controller.kill()
@@ -131,14 +95,14 @@ def _test(
         time.sleep(3.0)
 
         def ticks_caught_up() -> bool:
-            runs = list_runs(custom, namespace)
+            runs = site.runs()
             ticks = {_scheduled(run): run for run in runs.values() if run["spec"]["job"] == "ticks"}
             due = _boundaries(created, datetime.now(UTC) - timedelta(seconds=3))
             return all(phase(ticks.get(moment)) in ("Succeeded", "Failed") for moment in due)
 
-        wait_until(ticks_caught_up, lambda: f"the ticks caught up: {_phases(custom, namespace)}", 60, poll=1.0)
+        wait_until(ticks_caught_up, lambda: f"the ticks caught up: {site.phase_counts(by_job=True)}", 60, poll=1.0)
         time.sleep(1.0)  # let the recorder see anything a confused controller might still write
-        runs = list_runs(custom, namespace)
+        runs = site.runs()
         listed = datetime.now(UTC)
 
     # A tick that fell in the last seconds may be on its way: it is only held to "at most one run".
@@ -220,11 +184,3 @@ def _boundaries(start: datetime, end: datetime) -> list[datetime]:
         found.append(moment)
         moment += timedelta(minutes=1)
     return found
-
-
-def _phases(custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for run in list_runs(custom, namespace).values():
-        key = f"{run['spec']['job']}:{phase(run)}"
-        counts[key] = counts.get(key, 0) + 1
-    return counts

@@ -21,20 +21,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.faults.support import (
-    ControllerProcess,
-    KubeletProcess,
+    FaultSite,
     asset_states,
-    delete_node,
     fault_job,
-    fault_location,
     local_kubelet,
     phase,
     processes_with_env,
-    run_manifest,
-    running,
     wait_until,
 )
-from tests.integration.controller.conftest import create, get, wait_for_condition
+from tests.integration.controller.conftest import get
 from tests.integration.controller.run_failure_helpers import run_events
 
 NODE = "kubeasset-faults-lost-node"
@@ -44,28 +39,19 @@ RUNS = ("lost-1", "lost-2")
 
 @pytest.mark.timeout(240)
 def test_runs_on_a_killed_kubelet_fail_as_node_lost_and_leave_no_process(
-    api_client: client.ApiClient,
-    kubeconfig: Path,
-    crds: list[dict[str, Any]],
-    namespace: str,
-    tmp_path: Path,
+    api_client: client.ApiClient, kubeconfig: Path, fault_site: FaultSite, tmp_path: Path
 ) -> None:
-    custom = client.CustomObjectsApi(api_client)
+    custom, namespace, kubelet = fault_site.custom, fault_site.namespace, fault_site.kubelet
     core = client.CoreV1Api(api_client)
-    kubelet = KubeletProcess(kubeconfig, tmp_path / "kubelet", NODE, tmp_path / "kubelet.log")
     try:
-        with (
-            local_kubelet(api_client, kubeconfig, tmp_path / "bystander", BYSTANDER),
-            running(ControllerProcess(kubeconfig, namespace, tmp_path / "controller.log"), "controller"),
-            running(kubelet, "kubelet"),
-        ):
-            create(custom, namespace, fault_location("lost", NODE, tmp_path / "storage"))
+        with local_kubelet(api_client, kubeconfig, tmp_path / "bystander", BYSTANDER):
             # Default tolerations: the Pods are evicted FAULT_TIMING.toleration_seconds after the node is lost.
-            slow = fault_job("slow", "lost", "pair", env={"FAULT_SLEEP_SECONDS": "120"}, tolerate_node_failure=False)
-            create(custom, namespace, slow)
-            wait_for_condition(custom, namespace, "assetjobs", "slow", "True", timeout=90)
+            fault_site.deploy(
+                "lost",
+                fault_job("slow", "lost", "pair", env={"FAULT_SLEEP_SECONDS": "120"}, tolerate_node_failure=False),
+            )
             for name in RUNS:
-                create(custom, namespace, run_manifest(name, "slow"))
+                fault_site.create_run(name, "slow")
 
             def second_running() -> bool:
                 return all(
@@ -108,7 +94,6 @@ def test_runs_on_a_killed_kubelet_fail_as_node_lost_and_leave_no_process(
     finally:
         kubelet.kill()
         _force_delete_pods(core, namespace)  # stuck Terminating: no kubelet will ever confirm their end
-        delete_node(api_client, NODE)
 
 
 def _statuses(custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:

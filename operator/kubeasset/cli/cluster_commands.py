@@ -1,10 +1,15 @@
-"""``kubeasset cluster ...``: the local control plane (kube-apiserver, etcd, kube-controller-manager)."""
+"""``kubeasset cluster ...``: the local control plane (kube-apiserver, etcd, kube-controller-manager) and
+the local kubelet that runs its Pods as processes."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -14,6 +19,8 @@ from kubeasset.cluster.binaries import ControlPlaneBinaries, ensure_binaries
 from kubeasset.cluster.control_plane import ControlPlane
 from kubeasset.cluster.data_dir import ClusterDataDir, default_data_dir
 from kubeasset.cluster.helm_binary import ensure_helm
+from kubeasset.cluster.kubelet import DEFAULT_NODE_NAME, LocalKubelet
+from kubeasset.cluster.kubelet.node import LEASE_RENEW_SECONDS
 
 #: Signals that stop a running cluster as cleanly as Ctrl-C: a supervisor's or `kubeasset cluster stop`'s
 #: SIGTERM, and SIGHUP when the terminal that started it closes.
@@ -22,6 +29,20 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def _progress(message: str) -> None:
     click.echo(message, err=True)
+
+
+@contextmanager
+def stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``handler`` for SIGINT, SIGTERM and SIGHUP inside the block; the previous handlers afterwards (a
+    command run in-process, as the tests do, leaves the caller's signals as they were)."""
+    previous = {stop_signal: signal.getsignal(stop_signal) for stop_signal in _STOP_SIGNALS}
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, handler)
+    try:
+        yield
+    finally:
+        for stop_signal, earlier in previous.items():
+            signal.signal(stop_signal, earlier)
 
 
 _data_dir_option = click.option(
@@ -102,19 +123,13 @@ def start(kubeconfig_path: Path | None, data_dir: Path | None) -> None:
     """
     folder = ClusterDataDir(data_dir or default_data_dir())
     found = ensure_binaries(progress=_progress)
-    previous = {stop_signal: signal.getsignal(stop_signal) for stop_signal in _STOP_SIGNALS}
-    for stop_signal in _STOP_SIGNALS:
-        signal.signal(stop_signal, _request_stop)
     try:
-        with folder.claim() as ended:
+        with stop_signals(_request_stop), folder.claim() as ended:
             for process in ended:
                 _progress(f"ended {process.name} (pid {process.pid}), left running by an earlier start")
             _serve(found, folder, kubeconfig_path)
     except _StopRequested as stop:
         _progress(f"the cluster is stopped ({stop})")
-    finally:
-        for stop_signal, handler in previous.items():
-            signal.signal(stop_signal, handler)
 
 
 def _serve(found: ControlPlaneBinaries, folder: ClusterDataDir, kubeconfig_path: Path | None) -> None:
@@ -154,3 +169,77 @@ def _serve(found: ControlPlaneBinaries, folder: ClusterDataDir, kubeconfig_path:
 def stop(data_dir: Path | None, timeout: float) -> None:
     """Stop the cluster that `kubeasset cluster start` runs from --data-dir (or end its leftovers)."""
     click.echo(ClusterDataDir(data_dir or default_data_dir()).stop(timeout=timeout))
+
+
+@cluster.command()
+@click.option(
+    "--kubeconfig",
+    "kubeconfig_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Credentials of the node: the admin kubeconfig `kubeasset cluster start --kubeconfig` writes works.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the kubelet's logs, certificates, volumes and containers (created if missing).",
+)
+@click.option("--node-name", default=DEFAULT_NODE_NAME, show_default=True, help="The Node this kubelet plays.")
+@click.option(
+    "--shutdown-grace-seconds",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="On stop, how long each container gets between SIGTERM and SIGKILL.",
+)
+@click.option(
+    "--heartbeat-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=LEASE_RENEW_SECONDS,
+    show_default=True,
+    help="How often the node's Lease is renewed.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Level of the kubelet's log on stderr.",
+)
+def kubelet(
+    kubeconfig_path: Path,
+    folder: Path,
+    node_name: str,
+    shutdown_grace_seconds: float,
+    heartbeat_seconds: float,
+    log_level: str,
+) -> None:
+    """Run the local kubelet in the foreground until Ctrl-C or SIGTERM.
+
+    It registers the Node --node-name and runs each Pod scheduled to it as a process of this Python (the
+    image is not pulled: put the code the image would hold on PYTHONPATH). Only the first container runs.
+    Pod volumes and the service-account token are mounted in private mount namespaces, which need root.
+    Prints "kubelet NODE ready; ..." once it serves; on stop it ends its containers and exits 0.
+    """
+    logging.basicConfig(
+        stream=sys.stderr, level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    local = LocalKubelet(
+        kubeconfig_path,
+        folder,
+        node_name,
+        shutdown_grace_seconds=shutdown_grace_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+    )
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        # Only flags the stop: the main thread stops the containers, outside the signal handler.
+        _progress(f"{signal.Signals(signum).name}: stopping the kubelet")
+        local.stop_requested.set()
+
+    with stop_signals(request_stop), local:  # a start that fails (KubeletError) has stopped what it began
+        click.echo(f"kubelet {node_name} ready; logs on https://127.0.0.1:{local.port}")
+        local.stop_requested.wait()
+    _progress(f"the kubelet {node_name} is stopped")

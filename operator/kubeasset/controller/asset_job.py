@@ -4,7 +4,10 @@ when it differs and posts the plan's Events.
 
 Cost per reconcile: no API read (the cache; the graph is rebuilt only when an Asset's spec changed), at
 most one status patch. A job is reconciled when it changes, when its CodeLocation changes (status
-included: a new graph hash), and, debounced, when its location's Assets appear, change spec or go.
+included: a new graph hash), and, debounced, when its location's Assets appear, change spec or go, or
+when one of its runs is created, changes phase or times, or is deleted in a way that moves ``lastRun``.
+While the cache still shows the job as it was before the controller's own status write, the written job
+is planned on (so the same status is not written twice).
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ JOBS: Final = kind_of(AssetJob)
 
 async def reconcile_asset_job(controller: Controller, key: ObjectKey) -> float | None:
     """One reconcile of the AssetJob ``key``; returns when to look again (None: on the next change)."""
-    job = controller.cache.job(key.namespace, key.name)
-    if job is None or job.metadata.deletion_timestamp is not None:
+    cached = controller.cache.job(key.namespace, key.name)
+    if cached is None or cached.metadata.deletion_timestamp is not None:
+        controller.written.forget(JOBS.kind, key.namespace, key.name)
         return None
+    written = controller.written.current(
+        JOBS.kind, key.namespace, key.name, cached_version=cached.metadata.resource_version
+    )
+    job = AssetJob.model_validate(written) if written is not None else cached
     location = controller.cache.location(key.namespace, job.spec.code_location)
     graph: AssetGraph | None = None
     if location is not None:
@@ -44,7 +52,11 @@ async def reconcile_asset_job(controller: Controller, key: ObjectKey) -> float |
         "resourceVersion": job.metadata.resource_version,
     }
     current = job.status.to_json() if job.status else {}
-    await controller.io.patch_status(JOBS, metadata, current, plan.status.to_json())
+    patched = await controller.io.patch_status(JOBS, metadata, current, plan.status.to_json())
+    if patched is not None:
+        controller.written.remember(
+            JOBS.kind, key.namespace, key.name, based_on=cached.metadata.resource_version, obj=patched
+        )
     for event in plan.events:
         await controller.events.record(involved(job), event)
     return plan.requeue_after

@@ -1,5 +1,7 @@
-"""The informer cache the reconcilers read: kopf indexes (filled by the watches before any handler runs, kept
-current by every watch event), looked up by namespace and name, holding parsed models.
+"""The informer cache the reconcilers read, looked up by namespace and name, holding parsed models: kopf
+indexes for the few objects people write (CodeLocations, AssetJobs, AssetSchedules, AssetSensors, discovery
+Pods; filled by kopf before any handler runs) and the stores of kubeasset's own informers for the kinds
+that grow with use (Assets, AssetRuns, run Pods; see kubeasset.controller.informer for why).
 
 Reading observed state here instead of listing it costs no API call per reconcile; the price is that the
 cache may lag behind the controller's own writes for a moment, which the writes tolerate (a create that
@@ -19,9 +21,11 @@ from kubeasset.api.assetschedule import AssetSchedule
 from kubeasset.api.assetsensor import AssetSensor
 from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.resource import KubeResource
-from kubeasset.errors import ControllerError
+from kubeasset.controller.store import Store
+from kubeasset.errors import ApiModelError, ControllerError
 from kubeasset.graph import AssetGraph
 from kubeasset.reconcile.catalog import graph_from_assets
+from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL, run_phase
 
 log = logging.getLogger("kubeasset.controller")
 
@@ -29,12 +33,7 @@ log = logging.getLogger("kubeasset.controller")
 LOCATIONS: Final = "kubeasset_codelocations"
 JOBS: Final = "kubeasset_assetjobs"
 JOBS_BY_LOCATION: Final = "kubeasset_assetjobs_by_location"
-ASSETS_BY_LOCATION: Final = "kubeasset_assets_by_location"
 DISCOVERY_PODS: Final = "kubeasset_discovery_pods"
-#: AssetRuns under several keys at once: ("run", namespace, name), ("job", namespace, job),
-#: ("schedule", namespace, schedule), ("sensor", namespace, sensor) (the last two from the run's labels).
-RUNS: Final = "kubeasset_assetruns"
-RUN_PODS: Final = "kubeasset_run_pods"
 SCHEDULES: Final = "kubeasset_assetschedules"
 SENSORS: Final = "kubeasset_assetsensors"
 SENSORS_BY_JOB: Final = "kubeasset_assetsensors_by_job"
@@ -43,22 +42,21 @@ ALL_INDEXES: Final = (
     LOCATIONS,
     JOBS,
     JOBS_BY_LOCATION,
-    ASSETS_BY_LOCATION,
     DISCOVERY_PODS,
-    RUNS,
-    RUN_PODS,
     SCHEDULES,
     SENSORS,
     SENSORS_BY_JOB,
     SCHEDULES_BY_JOB,
 )
-#: The first element of a RUNS index key: how the run is related to the name in the key.
-RUN_BY_NAME: Final = "run"
+# Store index names. AssetRuns are found by name, by job (spec.job), by schedule and by sensor (their
+# labels), and, while unfinished, all under one key (the controller-wide maxConcurrentRuns counts them).
+BY_NAME: Final = "name"
+BY_LOCATION: Final = "location"
 RUN_BY_JOB: Final = "job"
 RUN_BY_SCHEDULE: Final = "schedule"
 RUN_BY_SENSOR: Final = "sensor"
-#: Every run that has not finished (Pending, Starting, Running), in every watched namespace.
 RUN_UNFINISHED: Final = "unfinished"
+BY_RUN: Final = "run"
 
 _R = TypeVar("_R", bound=KubeResource)
 #: kopf's read-only index: key -> a collection of values (one per object).
@@ -66,11 +64,23 @@ IndexLike = Mapping[Any, Iterable[Any]]
 
 
 class Cache:
-    """Lookups over the kopf indexes; :meth:`bind` hands over kopf's index objects at operator start."""
+    """Lookups over the kopf indexes (:meth:`bind` hands over kopf's index objects at operator start) and
+    the informers' stores (:attr:`asset_store`, :attr:`run_store`, :attr:`run_pod_store`)."""
 
     def __init__(self) -> None:
-        self._indexes: dict[str, IndexLike] = {}
+        self._indexes: dict[str, IndexLike] = {name: {} for name in ALL_INDEXES}
         self._graphs: dict[tuple[str, str], tuple[int, AssetGraph]] = {}
+        self.asset_store: Store[Asset] = Store({BY_LOCATION: _asset_location})
+        self.run_store: Store[AssetRun] = Store(
+            {
+                BY_NAME: lambda run: [_name(run)],
+                RUN_BY_JOB: _run_job,
+                RUN_BY_SCHEDULE: lambda run: _run_label(run, SCHEDULE_LABEL),
+                RUN_BY_SENSOR: lambda run: _run_label(run, SENSOR_LABEL),
+                RUN_UNFINISHED: lambda run: [] if run_phase(run).is_finished else [()],
+            }
+        )
+        self.run_pod_store: Store[dict[str, Any]] = Store({BY_RUN: _pod_run})
 
     def bind(self, indexes: Mapping[str, Any]) -> None:
         missing = [name for name in ALL_INDEXES if name not in indexes]
@@ -94,42 +104,38 @@ class Cache:
 
     def assets(self, namespace: str, location: str) -> list[Asset]:
         """The Asset objects whose spec.codeLocation is ``location``."""
-        return self._values(ASSETS_BY_LOCATION, (namespace, location))
+        return self.asset_store.by(BY_LOCATION, (namespace, location))
 
     def discovery_pods(self, namespace: str, location: str) -> list[dict[str, Any]]:
         """The discovery Pods a CodeLocation of that name owns (any incarnation of it)."""
         return self._values(DISCOVERY_PODS, (namespace, location))
 
     def run(self, namespace: str, name: str) -> AssetRun | None:
-        return _newest(self._values(RUNS, (RUN_BY_NAME, namespace, name)))
+        return _newest(self.run_store.by(BY_NAME, (namespace, name)))
 
     def runs_of_job(self, namespace: str, job: str) -> list[AssetRun]:
         """The AssetRuns of the AssetJob ``job`` (``spec.job``), in no particular order."""
-        return self._values(RUNS, (RUN_BY_JOB, namespace, job))
+        return self.run_store.by(RUN_BY_JOB, (namespace, job))
 
     def all_runs(self) -> list[AssetRun]:
         """Every AssetRun the controller watches, once each (all namespaces; the metrics count them)."""
-        index = self._indexes.get(RUNS)
-        if index is None:
-            return []
-        found = (_newest(list(runs)) for key, runs in index.items() if key[0] == RUN_BY_NAME)
-        return [run for run in found if run is not None]
+        return list(self.run_store)
 
     def unfinished_runs(self) -> list[AssetRun]:
         """Every Pending, Starting or Running run the controller watches (all namespaces)."""
-        return self._values(RUNS, (RUN_UNFINISHED, "", ""))
+        return self.run_store.by(RUN_UNFINISHED, ())
 
     def runs_of_schedule(self, namespace: str, schedule: str) -> list[AssetRun]:
         """The AssetRuns labelled ``kubeasset.dev/schedule=<schedule>``."""
-        return self._values(RUNS, (RUN_BY_SCHEDULE, namespace, schedule))
+        return self.run_store.by(RUN_BY_SCHEDULE, (namespace, schedule))
 
     def runs_of_sensor(self, namespace: str, sensor: str) -> list[AssetRun]:
         """The AssetRuns labelled ``kubeasset.dev/sensor=<sensor>``."""
-        return self._values(RUNS, (RUN_BY_SENSOR, namespace, sensor))
+        return self.run_store.by(RUN_BY_SENSOR, (namespace, sensor))
 
     def run_pods(self, namespace: str, run: str) -> list[dict[str, Any]]:
         """The run Pods an AssetRun of that name controls (any incarnation of it)."""
-        return self._values(RUN_PODS, (namespace, run))
+        return self.run_pod_store.by(BY_RUN, (namespace, run))
 
     def schedule(self, namespace: str, name: str) -> AssetSchedule | None:
         return _newest(self._values(SCHEDULES, (namespace, name)))
@@ -167,3 +173,50 @@ def _newest(candidates: list[_R]) -> _R | None:
     alive = [candidate for candidate in candidates if candidate.metadata.deletion_timestamp is None]
     pool = alive or candidates
     return pool[-1] if pool else None
+
+
+def _name(resource: KubeResource) -> tuple[str, str]:
+    return resource.metadata.namespace or "", resource.metadata.name or ""
+
+
+def _asset_location(asset: Asset) -> list[tuple[str, str]]:
+    return [(asset.metadata.namespace or "", asset.spec.code_location)]
+
+
+def _run_job(run: AssetRun) -> list[tuple[str, str]]:
+    return [(run.metadata.namespace or "", run.spec.job)] if run.spec.job else []
+
+
+def _run_label(run: AssetRun, label: str) -> list[tuple[str, str]]:
+    value = (run.metadata.labels or {}).get(label)
+    return [(run.metadata.namespace or "", value)] if value else []
+
+
+def _pod_run(pod: Mapping[str, Any]) -> list[tuple[str, str]]:
+    run = owner_name(pod, AssetRun.crd.kind)
+    return [(str((pod.get("metadata") or {}).get("namespace") or ""), run)] if run else []
+
+
+def owner_name(body: Mapping[str, Any], kind: str) -> str | None:
+    """The name of the object's controller owner of ``kind`` (None when it has none)."""
+    for reference in (body.get("metadata") or {}).get("ownerReferences") or ():
+        if reference.get("controller") and reference.get("kind") == kind:
+            return str(reference.get("name"))
+    return None
+
+
+def parse_resource(model: type[_R], body: Mapping[str, Any]) -> _R | None:
+    """The object as its model; None (and a log line) for one that does not fit, which the controller then
+    ignores rather than crash on (the CRD schema makes this a version-skew problem, not user input)."""
+    try:
+        return model.model_validate(dict(body))
+    except (ApiModelError, ValueError) as error:
+        metadata = body.get("metadata") or {}
+        log.warning(
+            "ignoring %s %s/%s: it does not fit this controller's model: %s",
+            model.crd.kind,
+            metadata.get("namespace"),
+            metadata.get("name"),
+            error,
+        )
+        return None

@@ -114,9 +114,7 @@ def apply_environment(options: ControllerOptions, environ: Mapping[str, str]) ->
         "active_deadline_seconds": env.discovery_active_deadline_seconds,
         "resources": env.discovery_pod_resources,
     }
-    discovery = dataclasses.replace(
-        options.discovery, **{k: v for k, v in discovery_changes.items() if v is not None}
-    )
+    discovery = dataclasses.replace(options.discovery, **{k: v for k, v in discovery_changes.items() if v is not None})
     changes: dict[str, Any] = {"run_pods": run_pods, "discovery": discovery}
     if env.log_level is not None:
         changes["log_level"] = LOG_LEVELS[env.log_level]

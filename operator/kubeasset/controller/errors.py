@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
+import aiohttp
 import kopf
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -26,6 +27,18 @@ BACKOFF: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 CONFLICT_DELAY: Final = 0.5
 #: Forbidden: RBAC may be fixed by a person; do not hammer the API server meanwhile.
 FORBIDDEN_DELAY: Final = 60.0
+
+
+#: A call that never got an answer: the API server is unreachable, restarting, or too slow. aiohttp's errors
+#: (KubeIO), the ``kubernetes`` client's (urllib3), and the socket's own (OSError includes TimeoutError).
+CONNECTION_ERRORS: Final = (aiohttp.ClientError, urllib3.exceptions.HTTPError, OSError)
+
+
+def connection_message(error: BaseException) -> str:
+    """What a person reads for a call that never got an answer (a timeout's own message is empty)."""
+    if isinstance(error, TimeoutError):
+        return f"the API server did not answer in time ({type(error).__name__}{f': {error}' if str(error) else ''})"
+    return f"the API server could not be reached ({type(error).__name__}: {error or 'no detail'})"
 
 
 def backoff(attempt: int) -> float:
@@ -60,8 +73,8 @@ def to_kopf_error(error: BaseException, attempt: int = 1) -> kopf.TemporaryError
         return kopf.TemporaryError(str(error), delay=max(backoff(attempt), FORBIDDEN_DELAY))
     if isinstance(error, ApiException):
         return _api_error(error, attempt)
-    if isinstance(error, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
-        return kopf.TemporaryError(f"the API server could not be reached: {error}", delay=backoff(attempt))
+    if isinstance(error, CONNECTION_ERRORS):
+        return kopf.TemporaryError(connection_message(error), delay=backoff(attempt))
     if isinstance(error, KubeassetError):
         return kopf.PermanentError(str(error))
     # A bug: keep trying, slowly, so that a fix deployed meanwhile or a changed object recovers.

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
+from kubeasset.controller.errors import CONNECTION_ERRORS
 from kubeasset.controller.kube import EVENTS, KubeIO
 from kubeasset.reconcile.plan_items import Event
 
@@ -84,7 +84,7 @@ class EventRecorder:
         }
         try:
             await self._io.request("POST", EVENTS.path(namespace), body=body)
-        except (ApiException, HTTPError, OSError) as error:
+        except (ApiException, *CONNECTION_ERRORS) as error:
             # Best effort by design: an Event is a notification; the status holds the truth.
             log.warning("could not post Event %s on %s/%s: %s", event.reason, namespace, metadata.get("name"), error)
             self._posted.pop(key, None)

@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from kubeasset.controller.errors import api_message
+from kubeasset.controller.errors import CONNECTION_ERRORS, api_message, connection_message
 from kubeasset.controller.kube import Kind, KubeIO
 from kubeasset.errors import LeadershipLostError
 from kubeasset.reconcile.leader_lease import (
@@ -49,7 +48,7 @@ STOP_POLL_SECONDS: Final = 0.1
 StopFlag = asyncio.Event | threading.Event
 
 #: Failures of one call that a later try may not have: the election keeps trying, as client-go does.
-_TRANSIENT = (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+_TRANSIENT = (ApiException, *CONNECTION_ERRORS)
 
 
 def default_identity() -> str:
@@ -147,13 +146,18 @@ class LeaderElector:
             while True:
                 await asyncio.sleep(delay)
                 delay = self.timing.retry_period_seconds
-                remaining = self._renewed_at + self.timing.renew_deadline_seconds - time.monotonic()
+                deadline = self._renewed_at + self.timing.renew_deadline_seconds
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._lost_by_deadline(last_error)
                 try:
                     # A hung call must not outlive the deadline: the leader has to know before the standby acts.
                     decision = await asyncio.wait_for(self._try(take_over=False), remaining)
-                except TimeoutError:
+                except TimeoutError as error:
+                    if time.monotonic() < deadline:  # the call's own (connect) timeout: try again meanwhile
+                        last_error = _describe(error)
+                        log.warning("%s: renewal failed, trying again: %s", self.lease, last_error)
+                        continue
                     raise self._lost_by_deadline(last_error or "the API server did not answer in time") from None
                 except _TRANSIENT as error:
                     last_error = _describe(error)
@@ -310,4 +314,4 @@ def _is_set(flag: StopFlag | None) -> bool:
 def _describe(error: BaseException) -> str:
     if isinstance(error, ApiException):
         return f"{error.status} {api_message(error)}"
-    return str(error) or type(error).__name__
+    return connection_message(error)

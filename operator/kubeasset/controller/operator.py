@@ -33,7 +33,7 @@ from kubeasset.controller.asset_schedule import reconcile_asset_schedule
 from kubeasset.controller.asset_sensor import reconcile_asset_sensor
 from kubeasset.controller.code_location import reconcile_code_location
 from kubeasset.controller.endpoints import Health, Stage, serve_endpoints
-from kubeasset.controller.handlers import build_registry
+from kubeasset.controller.handlers import DISCOVERY_POD_SELECTOR, KOPF_KINDS, build_registry
 from kubeasset.controller.kube import KubeIO, load_configuration
 from kubeasset.controller.leader import DEFAULT_LEASE_NAME, LeaderElector, default_namespace, run_while_leading
 from kubeasset.controller.logs import log_handler
@@ -46,10 +46,11 @@ from kubeasset.controller.runtime import (
     CODE_LOCATION,
     Controller,
 )
+from kubeasset.controller.startup_gate import kinds_empty
+from kubeasset.controller.watches import build_informers
 from kubeasset.errors import ControllerError
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.leader_lease import LeaseTiming
-from kubeasset.reconcile.naming import MANAGED_BY, MANAGED_BY_LABEL
 from kubeasset.reconcile.run_pod import RunPodDefaults
 
 log = logging.getLogger("kubeasset.controller")
@@ -113,8 +114,9 @@ def configure(settings: kopf.OperatorSettings, *, namespaces: Sequence[str] = ()
         # Exact namespace names: nothing to discover. kopf's scan would list the cluster's namespaces, which
         # the chart's namespaced RBAC rightly forbids (kopf retries 9 times, ~1 minute, then falls back).
         settings.scanning.disabled = True
-    # Server-side filtering: only kubeasset's own Pods reach the controller, not every Pod of the cluster.
-    settings.watching.label_selectors["v1", "pods"] = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    # Server-side filtering: only kubeasset's discovery Pods reach kopf, not every Pod of the cluster (run
+    # Pods are watched by kubeasset's informer, kubeasset.controller.watches).
+    settings.watching.label_selectors["v1", "pods"] = DISCOVERY_POD_SELECTOR
     # Reconnect watches regularly, so a half-open connection is noticed within minutes.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
@@ -169,7 +171,7 @@ async def _run_controller(
     if elector is not None:
         health.stage = Stage.STANDING_BY
         if not await elector.acquire(stop_flag):
-            elector.io.close()
+            await elector.io.close()
             return  # stopped while standing by: nothing was started
     health.stage = Stage.LEADING
     metrics.set_leader(True)
@@ -194,12 +196,30 @@ async def _run_controller(
     queue = controller.make_queue(
         {kind: functools.partial(reconcile, controller) for kind, reconcile in reconcilers.items()}
     )
-    queue_task = asyncio.create_task(queue.run(), name="kubeasset-work-queue")
+    # The work queue waits for the start-up gate: every cache filled (kubeasset's informers and kopf's
+    # indexes), so nothing is decided on a half-listed cluster.
+    queue_task = asyncio.create_task(queue.run(start_when=controller.startup.open), name="kubeasset-work-queue")
     health.watch_task("work queue", queue_task)
-    # kopf tells its readiness to an event of ours: /readyz learns it, then the caller's ready_flag. Created
-    # before kopf starts, so kopf leaves the task alone when it stops (it cancels the tasks it spawned).
+    informers = build_informers(controller, io, options.namespaces)
+    watch_tasks = [
+        asyncio.create_task(informer.run(), name=f"kubeasset-watch-{informer.kind.plural}") for informer in informers
+    ]
+    for informer, task in zip(informers, watch_tasks, strict=True):
+        health.watch_task(f"watch of {informer.kind.plural}", task)
+    gate_task = asyncio.create_task(
+        controller.startup.run(
+            [informer.synced for informer in informers],
+            functools.partial(kinds_empty, io, KOPF_KINDS, options.namespaces),
+        ),
+        name="kubeasset-startup-gate",
+    )
+    # kopf tells its readiness to an event of ours: /readyz learns it (with the gate), then the caller's
+    # ready_flag. Created before kopf starts, so kopf leaves the task alone when it stops (it cancels the
+    # tasks it spawned).
     kopf_ready = asyncio.Event()
-    forward_ready = asyncio.create_task(_when_ready(kopf_ready, health, ready_flag), name="kubeasset-ready")
+    forward_ready = asyncio.create_task(
+        _when_ready(kopf_ready, controller.startup.open, health, ready_flag), name="kubeasset-ready"
+    )
     if on_start is not None:
         on_start(controller)
 
@@ -221,20 +241,25 @@ async def _run_controller(
         await run_while_leading(elector, operate, stop_flag=stop_flag, on_lost=queue_task.cancel)
     finally:
         health.stage = Stage.STOPPING
-        forward_ready.cancel()
-        queue_task.cancel()
-        await asyncio.gather(queue_task, forward_ready, return_exceptions=True)
+        background = [forward_ready, queue_task, gate_task, *watch_tasks]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await controller.run_logs.close()
         if elector is not None:  # only now that nothing acts any more
             await elector.release()
-            elector.io.close()
-        io.close()
+            await elector.io.close()
+        await io.close()
 
 
 async def _when_ready(
-    kopf_ready: asyncio.Event, health: Health, ready_flag: threading.Event | asyncio.Event | None
+    kopf_ready: asyncio.Event,
+    caches_filled: asyncio.Event,
+    health: Health,
+    ready_flag: threading.Event | asyncio.Event | None,
 ) -> None:
     await kopf_ready.wait()
+    await caches_filled.wait()
     health.kopf_ready = True
     if ready_flag is not None:
         ready_flag.set()

@@ -3,11 +3,10 @@
 most every WAKE_INTERVAL_SECONDS, so ``kubectl get assetrun -w`` shows the assets turning Materialized one
 by one rather than all at the end.
 
-Why aiohttp rather than the ``kubernetes`` client's ``_preload_content=False`` in a thread: a follow
-request lives as long as its run (hours), and a thread per running run would pin a thread each, or starve
-the bounded API pool of :class:`~kubeasset.controller.kube.KubeIO`. aiohttp (kopf's own HTTP client) waits
-on the event loop for free; the URL and the authentication headers come from KubeIO's ApiClient, so the
-credentials are the very ones every other call uses (exec plugins and token refresh included).
+A follow request lives as long as its run (hours): it is one of :meth:`KubeIO.stream
+<kubeasset.controller.kube.KubeIO.stream>`'s streams, which wait on the event loop for free and never take one
+of the slots of the short API calls; the credentials are the very ones every other call uses (exec plugins
+and token refresh included).
 
 The log is read from its first line (after a controller restart too): replaying events is idempotent
 (kubeasset.reconcile.run_progress never regresses a final asset state). A broken stream is read again,
@@ -27,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import aiohttp
+from kubernetes.client.exceptions import ApiException
 
 from kubeasset.controller.kube import PODS, KubeIO
 from kubeasset.errors import ProtocolError
@@ -123,7 +122,6 @@ class RunLogs:
         self._wake_interval = wake_interval
         self._pods: dict[str, _PodLog] = {}
         self._released: set[str] = set()
-        self._session: aiohttp.ClientSession | None = None
 
     # --- what the controller calls ------------------------------------------------------------------
 
@@ -185,9 +183,6 @@ class RunLogs:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- one follower ------------------------------------------------------------------------------
 
@@ -259,31 +254,28 @@ class RunLogs:
         """Read the log from its start (streaming on with ``follow``), skipping the lines already parsed;
         ``final``: the container has ended, so the answer holds the whole log and its last unterminated
         line counts too."""
-        method, url, headers, _, _ = self._io.api_client.param_serialize(
-            method="GET",
-            resource_path=PODS.path(entry.namespace, entry.pod, "log"),
-            query_params=[("container", RUN_CONTAINER_NAME), ("follow", "true" if follow else "false")],
-            header_params={"Accept": "*/*"},
-            auth_settings=["BearerToken"],
-        )
-        session = self._client()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=None)
-        async with session.request(method, url, headers=headers, timeout=timeout) as response:
-            if response.status != 200:
-                raise LogReadError(response.status, (await response.text())[:500])
-            skip = entry.lines
-            lines = LineSplitter()
-            async for chunk in response.content.iter_any():
-                for raw, cut in lines.feed(chunk):
-                    if skip:
-                        skip -= 1
-                        continue
-                    entry.lines += 1
-                    self._line(entry, raw, cut)
-            last = lines.rest()
-            if last is not None and final and not skip:
+        path = PODS.path(entry.namespace, entry.pod, "log")
+        query = {"container": RUN_CONTAINER_NAME, "follow": "true" if follow else "false"}
+        try:
+            async with self._io.stream("GET", path, query=query) as response:
+                await self._consume(entry, response, final=final)
+        except ApiException as error:
+            raise LogReadError(error.status or 0, str(error.body or error.reason or "")[:500]) from error
+
+    async def _consume(self, entry: _PodLog, response: aiohttp.ClientResponse, *, final: bool) -> None:
+        skip = entry.lines
+        lines = LineSplitter()
+        async for chunk in response.content.iter_any():
+            for raw, cut in lines.feed(chunk):
+                if skip:
+                    skip -= 1
+                    continue
                 entry.lines += 1
-                self._line(entry, *last)
+                self._line(entry, raw, cut)
+        last = lines.rest()
+        if last is not None and final and not skip:
+            entry.lines += 1
+            self._line(entry, *last)
 
     def _line(self, entry: _PodLog, raw: bytes, cut: bool = False) -> None:
         if cut:  # longer than MAX_LINE_BYTES: user output, or an event line no reader should take
@@ -306,12 +298,6 @@ class RunLogs:
         due = max(now, entry.last_wake + self._wake_interval)
         entry.last_wake = due
         self._wake(entry.namespace, entry.run, due - now)
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=ssl_context(self._io.configuration))
-            self._session = aiohttp.ClientSession(connector=connector)
-        return self._session
 
 
 class LineSplitter:
@@ -367,20 +353,6 @@ def read_event_line(raw: bytes) -> ExecutionEvent | None:
     Example: ``read_event_line(b'hello \\xff')`` is None.
     """
     return parse_event_line(raw.decode("utf-8", errors="replace"))
-
-
-def ssl_context(configuration: Any) -> ssl.SSLContext | bool:
-    """The TLS settings of a ``kubernetes.client.Configuration`` for aiohttp: its CA, client certificate,
-    and verification switch."""
-    if not str(configuration.host).startswith("https"):
-        return False
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
-    if not configuration.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _run_container_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -67,3 +67,11 @@ class WrittenObjects:
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self._objects.pop((kind, namespace, name), None)
+
+    def wrote(self, kind: str, namespace: str, name: str, *, version: str | None) -> bool:
+        """Whether ``version`` of the object is the one the controller's last write of it made: its own
+        change coming back through the watch, which tells its reconcile nothing new."""
+        entry = self._objects.get((kind, namespace, name))
+        if entry is None or version is None:
+            return False
+        return bool((entry[1].get("metadata") or {}).get("resourceVersion") == version)

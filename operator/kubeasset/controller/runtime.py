@@ -27,12 +27,16 @@ from kubeasset.controller.kube import KubeIO
 from kubeasset.controller.metrics import ControllerMetrics
 from kubeasset.controller.run_logs import RunLogs
 from kubeasset.controller.run_memory import RunMemory, WrittenObjects
+from kubeasset.controller.startup_gate import StartupGate
 from kubeasset.controller.workqueue import ObjectKey, Reconcile, WorkQueue
+from kubeasset.reconcile.asset_job import LAST_RUN_DEBOUNCE_SECONDS, last_run_may_change
+from kubeasset.reconcile.catalog import CatalogMemo
 from kubeasset.reconcile.discovery import DiscoveryDefaults
 from kubeasset.reconcile.discovery_result import DiscoveryResult
 from kubeasset.reconcile.plan_items import Event, EventType
 from kubeasset.reconcile.run_pod import RunPodDefaults
 from kubeasset.reconcile.run_queue import first_waiting
+from kubeasset.reconcile.schedule import trigger_view
 from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL
 
 log = logging.getLogger("kubeasset.controller")
@@ -53,10 +57,12 @@ RECONCILE_FAILED: Final = "ReconcileFailed"
 @dataclass
 class DiscoveryMemory:
     """What the controller remembers of discovery Pods: parsed results by Pod uid (a finished Pod's log is
-    read and parsed once), and how often reading a log failed."""
+    read and parsed once), how often reading a log failed, and what it knows of the location's catalog
+    (which Assets are in sync with the graph, which generations it wrote itself)."""
 
     results: dict[str, DiscoveryResult] = field(default_factory=dict)
     log_failures: dict[str, int] = field(default_factory=dict)
+    catalog: CatalogMemo = field(default_factory=CatalogMemo)
 
     def keep_only(self, uids: set[str]) -> None:
         for uid in [uid for uid in self.results if uid not in uids]:
@@ -88,11 +94,15 @@ class Controller:
         self.metrics = metrics or ControllerMetrics()
         self.events = EventRecorder(io)
         self.cache = Cache()
+        #: Opens when every cache is filled; the work queue waits for it.
+        self.startup = StartupGate()
         self.discovery_defaults = discovery_defaults or DiscoveryDefaults()
         self.discovery: dict[tuple[str, str], DiscoveryMemory] = {}
         self._clock = clock or (lambda: datetime.now(UTC))
         self._workers = workers
         self._asset_generations: dict[str, int | None] = {}
+        self._job_shapes: dict[tuple[str, str], object] = {}  # job_changed: what its dependents read of it
+        self._trigger_views: dict[tuple[str, str], tuple[object, ...]] = {}  # run_changed: see trigger_view
         self.queue: WorkQueue | None = None
         #: AssetRuns: controller-wide run Pod defaults, live log followers, per-run memory, own writes.
         self.run_pod_defaults = run_pod_defaults or RunPodDefaults()
@@ -123,7 +133,24 @@ class Controller:
 
     def job_changed(self, namespace: str, name: str) -> None:
         """A job changed: it, its Pending runs, and the schedules and sensors that start it (readiness:
-        Ready=False while the job is missing or not ready; ticks and runs held back meanwhile start once it is)."""
+        Ready=False while the job is missing or not ready; ticks and runs held back meanwhile start once it is).
+        A change of only ``status.lastRun`` (the controller's own write as its runs move) concerns no one."""
+        job = self.cache.job(namespace, name)
+        shape = (
+            None
+            if job is None
+            else (
+                job.metadata.generation,
+                job.metadata.deletion_timestamp,
+                job.status.model_dump(exclude={"last_run"}) if job.status is not None else None,
+            )
+        )
+        if job is not None and self._job_shapes.get((namespace, name)) == shape:
+            return
+        if job is None:
+            self._job_shapes.pop((namespace, name), None)
+        else:
+            self._job_shapes[(namespace, name)] = shape
         self._add(ObjectKey(ASSET_JOB, namespace, name))
         # Runs held back while the job was not ready (JobNotReady, ...) start as soon as it is, not at their
         # next periodic look.
@@ -144,8 +171,11 @@ class Controller:
     ) -> None:
         """An Asset event: any change concerns the sensors watching its location's jobs; only spec changes
         (new, deleted, another generation) concern the jobs and the location."""
+        memory = self.discovery.get((namespace, location)) if location else None
         if event_type == "DELETED":
             self._asset_generations.pop(uid, None)
+            if memory is not None:
+                memory.catalog.forget(uid)
             structural, repair = True, True
         else:
             known = uid in self._asset_generations
@@ -154,7 +184,10 @@ class Controller:
             # The initial listing (type None) only records generations: every location and job is
             # listed too and reconciled for its own sake.
             structural = event_type is not None and (not known or previous != generation)
-            repair = known and previous != generation
+            # A generation the controller wrote itself (a discovery updating the catalog) needs no repair.
+            # Should its event come before the write's answer, the repair finds the catalog in sync.
+            own = memory is not None and memory.catalog.wrote(uid, generation)
+            repair = known and previous != generation and not own
         if not location:
             return
         jobs = self.cache.jobs_of(namespace, location)
@@ -172,22 +205,42 @@ class Controller:
     def run_changed(self, namespace: str, name: str, run: AssetRun, event_type: str | None = None) -> None:
         """A run changed: it, its job (last run, runs waiting for a concurrency slot) and the schedule or
         sensor that created it look again. A run that finished or is deleted frees a concurrency slot: the
-        runs first in line for one (of its job; of the controller-wide limit) look again."""
-        self._add(ObjectKey(ASSET_RUN, namespace, name))
-        if event_type == "DELETED":
+        runs first in line for one (of its job; of the controller-wide limit) look again. The run itself
+        does not look again at its own status write coming back (it planned that status)."""
+        own = event_type == "MODIFIED" and self.written.wrote(
+            ASSET_RUN, namespace, name, version=run.metadata.resource_version
+        )
+        if not own:
+            self._add(ObjectKey(ASSET_RUN, namespace, name))
+        deleted = event_type == "DELETED"
+        if deleted:
             self.metrics.forget_run(run.metadata.uid or "")
         else:
             self.metrics.run_seen(run)  # starts its launch-latency clock
         phase = run.status.phase if run.status else None
-        freed = event_type == "DELETED" or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished)
+        freed = deleted or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished)
         if run.spec.job:
-            self._add(ObjectKey(ASSET_JOB, namespace, run.spec.job))
             job = self.cache.job(namespace, run.spec.job)
+            shown = job.status.last_run if job is not None and job.status is not None else None
+            shown_run = self.cache.run(namespace, shown.name) if shown is not None else None
+            # Most run events (its own status writes) leave the job's lastRun as it is: no job reconcile.
+            if job is not None and last_run_may_change(shown, run, deleted=deleted, shown_run=shown_run):
+                self._add(ObjectKey(ASSET_JOB, namespace, run.spec.job), LAST_RUN_DEBOUNCE_SECONDS)
             if freed and job is not None and job.spec.max_concurrent_runs:
                 self._wake_first_waiting(self.cache.runs_of_job(namespace, run.spec.job), job.spec.max_concurrent_runs)
         if freed and self.max_concurrent_runs:
             self._wake_first_waiting(self.cache.unfinished_runs(), self.max_concurrent_runs)
         labels = run.metadata.labels or {}
+        if not (labels.get(SCHEDULE_LABEL) or labels.get(SENSOR_LABEL)):
+            return
+        # Its schedule or sensor looks again only when what its plan reads of the run moved.
+        if deleted:
+            self._trigger_views.pop((namespace, name), None)
+        else:
+            view = trigger_view(run)
+            if self._trigger_views.get((namespace, name)) == view:
+                return
+            self._trigger_views[(namespace, name)] = view
         if labels.get(SCHEDULE_LABEL):
             self._add(ObjectKey(ASSET_SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
         if labels.get(SENSOR_LABEL):
@@ -241,8 +294,6 @@ class Controller:
             return
         suffix = "" if isinstance(error, kopf.PermanentError) else f" (attempt {attempt}, retrying)"
         await self.events.record(involved(resource), Event(EventType.WARNING, RECONCILE_FAILED, f"{error}{suffix}"))
-
-
 
 
 def involved(resource: KubeResource) -> dict[str, Any]:

@@ -30,9 +30,14 @@ async def apply_trigger_plan(
     events: Sequence[Event],
     requeue_at: datetime | None,
     cancel: Sequence[str] = (),
+    cached_version: str | None = None,
 ) -> float | None:
     """Apply a trigger's plan; returns the seconds until ``requeue_at`` measured now, after the writes,
-    so the time they took does not make the next tick late (None: only on a change)."""
+    so the time they took does not make the next tick late (None: only on a change).
+
+    ``cached_version``: the resourceVersion the cache shows when ``trigger`` is the controller's own last
+    write (see :class:`kubeasset.controller.run_memory.WrittenObjects`); the status written now is
+    remembered against it, so the next plan starts from it even before the cache has it."""
     namespace = trigger.metadata.namespace or ""
     # Replace: the superseded runs are told to stop before the new one starts (a job limited to one
     # concurrent run then starts the new one as soon as the old one is canceled).
@@ -51,7 +56,10 @@ async def apply_trigger_plan(
         "resourceVersion": trigger.metadata.resource_version,
     }
     current = trigger.status.to_json() if trigger.status else {}
-    await controller.io.patch_status(kind, metadata, current, status)
+    written = await controller.io.patch_status(kind, metadata, current, status)
+    if written is not None:
+        based_on = cached_version or trigger.metadata.resource_version
+        controller.written.remember(kind.kind, namespace, trigger.metadata.name or "", based_on=based_on, obj=written)
     for event in events:
         await controller.events.record(involved(trigger), event)
     if requeue_at is None:

@@ -7,6 +7,9 @@ This is how one object's change reaches another's reconcile (a discovery Pod fin
 CodeLocation; a CodeLocation's new graph -> its AssetJobs), and it replaces kopf timers and daemons,
 which would put a finalizer on every object (nolar/kopf#1074). The queue lives in memory: after a
 restart kopf lists every object again, which adds every key again.
+
+Keys due now wait in two lanes: the kinds in ``priority_kinds`` (schedule ticks: their lateness is what a
+user sees) are handed to the next free worker before any other due key; each lane is FIFO.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Final, NamedTuple, Protocol
 
 import kopf
@@ -57,8 +60,9 @@ class ReconcileObserver(Protocol):
 
 
 class QueueDepth(NamedTuple):
-    """The queue at one instant: keys due now, keys waiting for a later time, keys being reconciled (busy
-    workers), and the number of workers."""
+    """The queue at one instant: keys due now (including those handed to the workers' queue that no worker
+    has picked up yet), keys waiting for a later time, keys a worker is reconciling (busy workers, at most
+    ``workers``), and the number of workers."""
 
     due: int
     delayed: int
@@ -68,6 +72,9 @@ class QueueDepth(NamedTuple):
 
 #: The longest a requeue may be put off (a periodic refresh of a week still wakes up to look).
 MAX_DELAY: Final = 24 * 3600.0
+#: Kinds whose due keys go before all others: a schedule's tick is late by however long it waits behind run
+#: work (a burst of 1,000 runs' reconciles would otherwise delay every tick due meanwhile).
+PRIORITY_KINDS: Final = frozenset({"AssetSchedule"})
 
 
 class WorkQueue:
@@ -85,19 +92,23 @@ class WorkQueue:
         workers: int = 8,
         on_error: ErrorReporter | None = None,
         observer: ReconcileObserver | None = None,
+        priority_kinds: Collection[str] = PRIORITY_KINDS,
     ) -> None:
         self._reconcilers = dict(reconcilers)
+        self._priority_kinds = frozenset(priority_kinds)
         self._observer = observer
         self._workers = workers
         self._on_error = on_error
         self._due: dict[ObjectKey, float] = {}
         self._heap: list[tuple[float, int, ObjectKey]] = []
         self._sequence = itertools.count()
-        self._active: set[ObjectKey] = set()
+        self._active: set[ObjectKey] = set()  # handed to the ready queue or being reconciled
+        self._working = 0  # keys a worker has picked up and is reconciling
         self._again: dict[ObjectKey, float] = {}  # added while being reconciled: run again after
         self._failures: dict[ObjectKey, int] = {}
         self._changed = asyncio.Event()
-        self._ready: asyncio.Queue[ObjectKey] = asyncio.Queue()
+        # (lane, sequence, key): lane 0 for priority kinds; the sequence keeps each lane FIFO.
+        self._ready: asyncio.PriorityQueue[tuple[int, int, ObjectKey]] = asyncio.PriorityQueue()
         self.reconciles = 0  # how many reconciles ran (for logs and tests)
 
     def add(self, key: ObjectKey, delay: float = 0.0) -> None:
@@ -132,10 +143,15 @@ class WorkQueue:
         """How many keys wait (due now or later) and how many workers are busy: for the metrics."""
         now = time.monotonic()
         due = sum(1 for at in self._due.values() if at <= now)
-        return QueueDepth(due, len(self._due) - due, len(self._active), self._workers)
+        handed = len(self._active) - self._working  # in the ready queue, not picked up yet: due, not busy
+        return QueueDepth(due + handed, len(self._due) - due, self._working, self._workers)
 
-    async def run(self) -> None:
-        """Dispatch due keys to the workers until cancelled."""
+    async def run(self, start_when: asyncio.Event | None = None) -> None:
+        """Dispatch due keys to the workers until cancelled; with ``start_when``, only once it is set (keys
+        added before are kept: the watches fill the cache and queue their objects, and nothing is decided
+        on a cache that is still being filled)."""
+        if start_when is not None:
+            await start_when.wait()
         workers = [asyncio.create_task(self._work(), name=f"kubeasset-worker-{n}") for n in range(self._workers)]
         try:
             await self._dispatch()
@@ -153,7 +169,8 @@ class WorkQueue:
                     continue  # superseded by an earlier add
                 del self._due[key]
                 self._active.add(key)
-                self._ready.put_nowait(key)
+                lane = 0 if key.kind in self._priority_kinds else 1
+                self._ready.put_nowait((lane, next(self._sequence), key))
             self._changed.clear()
             timeout = self._heap[0][0] - now if self._heap else None
             with contextlib.suppress(TimeoutError):  # a timeout just means the next key is due
@@ -161,10 +178,12 @@ class WorkQueue:
 
     async def _work(self) -> None:
         while True:
-            key = await self._ready.get()
+            _, _, key = await self._ready.get()
+            self._working += 1
             try:
                 delay = await self._reconcile(key)
             finally:
+                self._working -= 1
                 self._active.discard(key)
                 again = self._again.pop(key, None)
             if again is not None:

@@ -14,9 +14,14 @@ Rules (tests/unit/reconcile/test_asset_run*.py):
   OldPodExists (a Pod of that name belongs to an earlier run of the same name: it is never adopted);
 * a run whose own spec cannot work fails at once: InvalidSelection, EmptySelection, TooManyAssets,
   InvalidPod (build_run_pod's RunPodError). These are never retried;
-* Pending creates the Pod (CreatingPod); the run is Starting once the Pod is *observed* (so a Pod that
-  is missing later, while the run is Starting or Running, was deleted: Failed/Deleted); from then on
-  the keys come from the Pod's own KUBEASSET_ASSETS, so a job changed meanwhile changes nothing;
+* the plan that creates the Pod also makes the run Starting, with the status that observing the
+  just-created Pod gives (podName, image, "not running yet"), so the Pod's creation costs one status
+  write and its first observation none; the controller applies it only after the create succeeded (the
+  API server's answer is the first observation), and a Pod missing later, while the run is Starting or
+  Running, was deleted: Failed/Deleted (the controller confirms a Pod missing from its cache with a GET).
+  A run that never waited gets no RunQueued Event, only PodCreated. (CreatingPod, Pending with the Pod
+  asked for, is what an earlier controller wrote; it still holds the run's slot.) From then on the keys
+  come from the Pod's own KUBEASSET_ASSETS, so a job changed meanwhile changes nothing;
 * while the Pod exists the status is run_progress's fold of the runner's events, its summary and the
   Pod (classify_pod, with the job's startTimeoutSeconds); a Pod still running RUN_TIMEOUT_GRACE_SECONDS
   after its activeDeadlineSeconds (a kubelet that did not enforce it) ends the run DeadlineExceeded;
@@ -256,7 +261,12 @@ class _Planner:
             )
         except RunPodError as error:
             return self._ended_without_pod(RunPhase.FAILED, INVALID_POD, str(error), keys)
-        count = len(keys)
+        # One status write per Pod creation: the status says Starting with the Pod's name at once, exactly
+        # what planning the just-created Pod gives when it is observed (so that observation writes nothing).
+        created = self._with_pod(_as_created(manifest, self.now), seen=True)
+        if created.status.phase == RunPhase.STARTING and created.pod_to_delete is None:
+            return dataclasses.replace(created, pod_to_create=manifest)
+        count = len(keys)  # e.g. a start timeout of 0: the Pod is asked for first, then judged
         status = self._status(
             phase=RunPhase.PENDING,
             reason=CREATING_POD,
@@ -665,6 +675,12 @@ def _time(value: Any) -> datetime | None:
             return None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return None
+
+
+def _as_created(manifest: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The Pod ``manifest`` as the API server returns it on creation at ``now`` (no status yet)."""
+    metadata = {**_mapping(manifest.get("metadata")), "creationTimestamp": now.isoformat()}
+    return {**manifest, "metadata": metadata, "status": {"phase": "Pending"}}
 
 
 def _pod_name(pod: Mapping[str, Any]) -> str:

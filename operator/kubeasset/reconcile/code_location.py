@@ -20,7 +20,7 @@ from kubeasset.api.conditions import READY, ConditionStatus, find_condition, set
 from kubeasset.api.types import MAX_CODE_JOBS, MAX_DESCRIPTION_LENGTH, MAX_GROUPS
 from kubeasset.errors import InvalidManifestError
 from kubeasset.graph import AssetGraph
-from kubeasset.reconcile.catalog import CatalogChanges, desired_assets, diff_catalog
+from kubeasset.reconcile.catalog import CatalogChanges, CatalogMemo, desired_assets, diff_catalog
 from kubeasset.reconcile.discovery import DiscoveryDefaults, build_discovery_pod
 from kubeasset.reconcile.discovery_result import (
     DISCOVERY_FAILED,
@@ -84,6 +84,7 @@ def plan_code_location(
     now: datetime,
     *,
     defaults: DiscoveryDefaults | None = None,
+    catalog_memo: CatalogMemo | None = None,
 ) -> CodeLocationPlan:
     """Decide what to do for ``location`` given ``observed`` at ``now``.
 
@@ -99,6 +100,9 @@ def plan_code_location(
 
     Stale discovery Pods (other inputs) are deleted. With a refresh interval the plan requeues at the
     next refresh epoch, whose new Pod name starts a new discovery.
+
+    ``catalog_memo``: the location's :class:`~kubeasset.reconcile.catalog.CatalogMemo`, kept by the caller
+    between plans; the plan is the same with or without it, only cheaper when the catalog is in sync.
     """
     defaults = defaults or DiscoveryDefaults()
     status = location.status or CodeLocationStatus()
@@ -128,11 +132,13 @@ def plan_code_location(
         new_status = status
         if failure is None and result is not None and result.graph is not None:
             try:
-                desired = desired_assets(location, result.graph)
+                if catalog_memo is not None:
+                    catalog = catalog_memo.changes(location, result.graph, result.graph_hash, observed.assets)
+                else:
+                    catalog = diff_catalog(desired_assets(location, result.graph), observed.assets)
             except InvalidManifestError as error:
                 failure = DiscoveryFailure(INVALID_DEFINITIONS, str(error))
             else:
-                catalog = diff_catalog(desired, observed.assets)
                 new_status = _discovered(status, location, now, result, result.graph, outcome)
         if failure is not None:
             new_status = _failed(status, location, now, failure)

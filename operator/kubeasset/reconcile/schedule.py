@@ -50,6 +50,7 @@ from kubeasset.reconcile.trigger_runs import (
     owned_runs,
     ready_condition_is,
     run_manifest,
+    run_phase,
     run_reference,
 )
 
@@ -331,6 +332,25 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
         events=tuple(events),
         requeue_at=requeue_at,
         requeue_after=requeue_after,
+    )
+
+
+def trigger_view(run: AssetRun) -> tuple[object, ...]:
+    """What a schedule's (or a sensor's) plan reads of one of its runs: phase, start and completion time,
+    cancel, deletion. A run event that leaves it as it was (the run's progress, messages, asset states)
+    changes neither plan, so it need not wake the schedule.
+
+    Example::
+
+        if trigger_view(run) != seen.get(name): queue.add(schedule_key)
+    """
+    status = run.status
+    return (
+        run_phase(run),
+        status.start_time if status is not None else None,
+        status.completion_time if status is not None else None,
+        run.spec.cancel,
+        run.metadata.deletion_timestamp is not None,
     )
 
 

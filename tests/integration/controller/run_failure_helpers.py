@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from tests.integration.controller.conftest import GROUP, VERSION, code_location, get
+from tests.integration.watch_recorder import RUN_POD_SELECTOR, WatchRecorder
 
 FAILURE_CODE = Path(__file__).parent / "failure_code"
 FAILURE_MODULE = "failure_assets"
@@ -152,7 +153,7 @@ def run_events(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[
     return [(event.type or "", event.reason or "", event.message or "") for event in listed.items]
 
 
-class Recorder:
+class Recorder(WatchRecorder):
     """Watches the run Pods and AssetRuns of a namespace in a background thread and keeps every change:
     each Pod ADDED (name, uid), the largest number of unfinished run Pods alive at once (per job label),
     and every status of every run in order.
@@ -165,33 +166,10 @@ class Recorder:
     """
 
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
-        self.core = client.CoreV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.namespace = namespace
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        loops = {"pods": self._watch_pods, "runs": self._watch_runs}
+        super().__init__(api_client, namespace, loops, ready_timeout=10)
         self.added: list[tuple[str, str]] = []
-        self._alive: dict[str, tuple[str, str]] = {}  # uid -> (job, name) of unfinished Pods
-        self.max_alive: dict[str, int] = {}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
-        self._ready = [threading.Event(), threading.Event()]
-        self._threads = [
-            threading.Thread(target=self._watch_pods, name="recorder-pods", daemon=True),
-            threading.Thread(target=self._watch_runs, name="recorder-runs", daemon=True),
-        ]
-
-    def __enter__(self) -> Recorder:
-        for thread in self._threads:
-            thread.start()
-        for ready in self._ready:
-            if not ready.wait(10):
-                raise AssertionError("the recorder's watches did not start within 10s")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
 
     def pods_added(self, name: str) -> list[str]:
         """The uids of the Pods named ``name`` that were ever created (while recording)."""
@@ -202,70 +180,41 @@ class Recorder:
         with self._lock:
             return list(self.statuses.get(name, []))
 
-    def _watch_pods(self) -> None:
-        selector = "app.kubernetes.io/managed-by=kubeasset,app.kubernetes.io/component=run"
-        listed = self.core.list_namespaced_pod(self.namespace, label_selector=selector)
-        version = listed.metadata.resource_version if listed.metadata is not None else None
-        self._ready[0].set()
+    def _watch_pods(self, ready: threading.Event) -> None:
+        listed = self.core.list_namespaced_pod(self.namespace, label_selector=RUN_POD_SELECTOR)
+        ready.set()
+        self._follow(self._stream_pods, listed.metadata.resource_version, self._pod_event)
+
+    def _pod_event(self, kind: str, pod: Any) -> None:
+        with self._lock:
+            if kind == "ADDED":
+                self.added.append((pod.metadata.name, pod.metadata.uid))
+            self._count_alive(kind, pod)
+
+    def _watch_runs(self, ready: threading.Event) -> None:
+        runs: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "assetruns")
+        ready.set()
+        self._follow(self._stream_runs, runs["metadata"]["resourceVersion"], self._run_event)
+
+    def _run_event(self, _kind: str, run: dict[str, Any]) -> None:
+        with self._lock:
+            self.statuses.setdefault(run["metadata"]["name"], []).append(run.get("status") or {})
+
+    def _follow(
+        self,
+        stream: Callable[[str | None, int], Iterator[tuple[str, Any, str]]],
+        version: str | None,
+        handle: Callable[[str, Any], None],
+    ) -> None:
+        """Watch from ``version`` until the recorder stops, again after a broken connection."""
         while not self._stop.is_set():
-            stream = watch.Watch()  # type: ignore[no-untyped-call]
             try:
-                for event in stream.stream(  # type: ignore[no-untyped-call]
-                    self.core.list_namespaced_pod,
-                    self.namespace,
-                    label_selector=selector,
-                    resource_version=version,
-                    timeout_seconds=2,
-                ):
-                    pod = event["object"]
-                    version = pod.metadata.resource_version
-                    self._pod_event(event["type"], pod)
-                    if self._stop.is_set():
-                        break
+                for kind, obj, seen in stream(version, 2):
+                    handle(kind, obj)
+                    version = seen  # the next watch goes on from the last event
             except (ApiException, HTTPError) as error:
                 if isinstance(error, ApiException) and error.status == 410:
                     raise  # the tests are short: a history compacted under the watch is a failure to report
-                time.sleep(0.2)
-
-    def _pod_event(self, kind: str, pod: Any) -> None:
-        uid, name = pod.metadata.uid, pod.metadata.name
-        job = (pod.metadata.labels or {}).get("kubeasset.dev/job", "")
-        finished = kind == "DELETED" or (pod.status is not None and pod.status.phase in ("Succeeded", "Failed"))
-        with self._lock:
-            if kind == "ADDED":
-                self.added.append((name, uid))
-            if finished:
-                self._alive.pop(uid, None)
-            else:
-                self._alive[uid] = (job, name)
-            count = sum(1 for alive_job, _ in self._alive.values() if alive_job == job)
-            self.max_alive[job] = max(self.max_alive.get(job, 0), count)
-
-    def _watch_runs(self) -> None:
-        runs: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "assetruns")
-        version = runs["metadata"]["resourceVersion"]
-        self._ready[1].set()
-        while not self._stop.is_set():
-            stream = watch.Watch()  # type: ignore[no-untyped-call]
-            try:
-                for event in stream.stream(  # type: ignore[no-untyped-call]
-                    self.custom.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    self.namespace,
-                    "assetruns",
-                    resource_version=version,
-                    timeout_seconds=2,
-                ):
-                    run = event["object"]
-                    version = run["metadata"]["resourceVersion"]
-                    with self._lock:
-                        self.statuses.setdefault(run["metadata"]["name"], []).append(run.get("status") or {})
-                    if self._stop.is_set():
-                        break
-            except (ApiException, HTTPError) as error:
-                if isinstance(error, ApiException) and error.status == 410:
-                    raise
                 time.sleep(0.2)
 
 

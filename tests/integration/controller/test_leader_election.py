@@ -8,6 +8,7 @@ Short timings (retry 0.5 s, renew deadline 2 s, Lease 3 s or 10 s) keep the modu
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -35,20 +36,35 @@ LEASE = "kubeasset-controller"
 
 
 class Lease:
-    """The test's own hands on the Lease: read it, and write it as a replica that is not the code under test."""
+    """The test's own hands on the Lease: read it, and write it as a replica that is not the code under test.
+    Blocking calls (the sync client), so that a test can use it inside or outside an event loop."""
 
     def __init__(self, kubeconfig: Path, namespace: str) -> None:
-        self.io = KubeIO(load_configuration(kubeconfig))
+        self.api_client = client.ApiClient(load_configuration(kubeconfig))
         self.namespace = namespace
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(*request, _request_timeout=(10.0, 60.0))
+        data = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        result: dict[str, Any] = json.loads(data)
+        return result
 
     def read(self) -> dict[str, Any] | None:
         try:
-            found: dict[str, Any] = self.io.request_sync("GET", LEASES.path(self.namespace, LEASE))
+            return self._call("GET", LEASES.path(self.namespace, LEASE))
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
-        return found
 
     def holder(self) -> str | None:
         return ((self.read() or {}).get("spec") or {}).get("holderIdentity")
@@ -62,17 +78,17 @@ class Lease:
         current = self.read()
         if current is None:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": LEASE}}
-            self.io.request_sync("POST", LEASES.path(self.namespace), body={**body, "spec": spec})
+            self._call("POST", LEASES.path(self.namespace), body={**body, "spec": spec})
         else:
             current["spec"] = spec
-            self.io.request_sync("PUT", LEASES.path(self.namespace, LEASE), body=current)
+            self._call("PUT", LEASES.path(self.namespace, LEASE), body=current)
 
 
 @pytest.fixture
 def lease(kubeconfig: Path, namespace: str) -> Iterator[Lease]:
     hands = Lease(kubeconfig, namespace)
     yield hands
-    hands.io.close()
+    hands.api_client.close()  # type: ignore[no-untyped-call]
 
 
 def test_one_leader_clean_handover_and_takeover_after_a_dead_leaders_lease(
@@ -122,7 +138,7 @@ def test_one_leader_clean_handover_and_takeover_after_a_dead_leaders_lease(
             assert lease.holder() == "intruder"
         finally:
             for io in ios:
-                io.close()
+                await io.close()
 
     asyncio.run(scenario())
 

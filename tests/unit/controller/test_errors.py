@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import kopf
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
@@ -47,3 +48,23 @@ def test_forbidden_and_foreign_objects_are_retried_slowly() -> None:
 def test_bugs_are_retried_slowly_rather_than_lost() -> None:
     decision = to_kopf_error(KeyError("metadata"))
     assert isinstance(decision, kopf.TemporaryError) and "KeyError" in str(decision)
+
+
+def test_connection_failures_of_the_asyncio_client_are_retried_with_a_readable_message() -> None:
+    failures = (
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientPayloadError("response payload is not completed"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    )
+    for attempt, error in enumerate(failures, start=1):
+        decision = to_kopf_error(error, attempt)
+        assert isinstance(decision, kopf.TemporaryError) and decision.delay == backoff(attempt)
+        assert str(decision).startswith("the API server could not be reached")
+        assert type(error).__name__ in str(decision)
+
+
+def test_a_timeout_says_the_api_server_did_not_answer_in_time() -> None:
+    for error in (TimeoutError(), aiohttp.ServerTimeoutError("Timeout on reading data from socket")):
+        decision = to_kopf_error(error, 2)
+        assert isinstance(decision, kopf.TemporaryError) and decision.delay == backoff(2)
+        assert "did not answer in time" in str(decision)

@@ -105,9 +105,7 @@ def _run(name: str, phase: str | None, **spec: Any) -> AssetRun:
 def test_a_job_change_wakes_its_pending_runs_which_wait_for_it_to_be_ready() -> None:
     controller, queue = _controller()
     runs = [_run("run-1", None), _run("run-2", "Pending"), _run("run-3", "Running"), _run("run-4", "Succeeded")]
-    controller.cache.bind(
-        {**{name: {} for name in cache.ALL_INDEXES}, cache.RUNS: {(cache.RUN_BY_JOB, "ns", "sales-job"): runs}}
-    )
+    _store_runs(controller, runs)
     controller.job_changed("ns", "sales-job")
     woken = {key for key, _ in queue.added if key.kind == ASSET_RUN}
     assert woken == {ObjectKey(ASSET_RUN, "ns", "run-1"), ObjectKey(ASSET_RUN, "ns", "run-2")}
@@ -119,12 +117,15 @@ def test_a_finished_run_wakes_only_the_first_runs_waiting_for_the_controller_wid
     waiting = {"phase": "Pending", "conditions": [_waiting_condition()]}
     burst = [_run(f"wait-{index}", None) for index in range(1, 6)]
     burst = [run.model_copy(update={"status": AssetRunStatus.model_validate(waiting)}) for run in burst]
-    controller.cache.bind(
-        {**{name: {} for name in cache.ALL_INDEXES}, cache.RUNS: {(cache.RUN_UNFINISHED, "", ""): burst}}
-    )
+    _store_runs(controller, burst)
     controller.run_changed("ns", "done-9", _run("done-9", "Succeeded", codeLocation="shop", selection="*"))
     woken = {key.name for key, _ in queue.added if key.kind == ASSET_RUN}
     assert woken == {"done-9", "wait-1", "wait-2"}  # not all five: a burst of hundreds would cost as many
+
+
+def _store_runs(controller: Controller, runs: list[AssetRun]) -> None:
+    for run in runs:  # as the AssetRun informer does
+        controller.cache.run_store.put(run.metadata.name or "", run)
 
 
 def _waiting_condition() -> dict[str, Any]:
@@ -135,3 +136,118 @@ def _waiting_condition() -> dict[str, Any]:
         "message": "waiting for a free slot",
         "lastTransitionTime": "2027-01-01T00:00:00Z",
     }
+
+
+def _job(*, ready: bool = True, last_run: str | None = None) -> Any:
+    from kubeasset.api.assetjob import AssetJob
+
+    status: dict[str, Any] = {
+        "observedGeneration": 1,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if ready else "False",
+                "reason": "Resolved" if ready else "WaitingForCodeLocation",
+                "message": "5 assets",
+                "lastTransitionTime": "2027-01-01T00:00:00Z",
+            }
+        ],
+    }
+    if last_run is not None:
+        status["lastRun"] = {"name": last_run, "phase": "Pending"}
+    return AssetJob.model_validate(
+        {
+            "apiVersion": "kubeasset.dev/v1alpha1",
+            "kind": "AssetJob",
+            "metadata": {"name": "sales-job", "namespace": "ns", "generation": 1},
+            "spec": {"codeLocation": "shop", "selection": "*"},
+            "status": status,
+        }
+    )
+
+
+def _with_job(controller: Controller, job: Any) -> None:
+    controller.cache.bind(
+        {
+            **{name: {} for name in cache.ALL_INDEXES},
+            cache.JOBS: {("ns", "sales-job"): [job]},
+            cache.SCHEDULES_BY_JOB: {("ns", "sales-job"): ["nightly"]},
+        }
+    )
+
+
+def test_a_job_whose_only_change_is_its_last_run_wakes_nobody_but_its_readiness_wakes_its_schedules() -> None:
+    controller, queue = _controller()
+    _with_job(controller, _job(ready=False))
+    controller.job_changed("ns", "sales-job")  # first seen: everyone looks
+    assert ObjectKey(ASSET_SCHEDULE, "ns", "nightly") in {key for key, _ in queue.added}
+    queue.added.clear()
+    _with_job(controller, _job(ready=False, last_run="run-1"))
+    controller.job_changed("ns", "sales-job")  # the controller's own lastRun write
+    assert queue.added == []
+    _with_job(controller, _job(ready=True, last_run="run-1"))
+    controller.job_changed("ns", "sales-job")
+    assert {key for key, _ in queue.added} == {
+        ObjectKey(ASSET_JOB, "ns", "sales-job"),
+        ObjectKey(ASSET_SCHEDULE, "ns", "nightly"),
+    }
+
+
+def test_a_run_event_wakes_its_job_only_when_it_moves_the_jobs_last_run_and_then_debounced() -> None:
+    from kubeasset.reconcile.asset_job import LAST_RUN_DEBOUNCE_SECONDS
+
+    controller, queue = _controller()
+    job_key = ObjectKey(ASSET_JOB, "ns", "sales-job")
+    _with_job(controller, _job())  # no lastRun yet
+    created = _run("run-1", None)
+    _store_runs(controller, [created])
+    controller.run_changed("ns", "run-1", created, event_type="ADDED")
+    assert (job_key, LAST_RUN_DEBOUNCE_SECONDS) in queue.added
+    queue.added.clear()
+    _with_job(controller, _job(last_run="run-1"))  # the job shows it as Pending
+    controller.run_changed("ns", "run-1", created, event_type="MODIFIED")  # e.g. a label edit
+    assert job_key not in {key for key, _ in queue.added}
+    starting = _run("run-1", "Starting")
+    _store_runs(controller, [starting])
+    controller.run_changed("ns", "run-1", starting, event_type="MODIFIED")
+    assert job_key in {key for key, _ in queue.added}
+
+
+def test_a_runs_own_status_write_coming_back_does_not_wake_it_but_anyone_elses_change_does() -> None:
+    controller, queue = _controller()
+    run_key = ObjectKey(ASSET_RUN, "ns", "run-1")
+
+    def version(number: str) -> AssetRun:
+        started = _run("run-1", "Starting", codeLocation="shop", selection="*")
+        return started.model_copy(update={"metadata": started.metadata.model_copy(update={"resource_version": number})})
+
+    written = version("7").to_json()
+    controller.written.remember(ASSET_RUN, "ns", "run-1", based_on="6", obj=written)
+    controller.run_changed("ns", "run-1", version("7"), event_type="MODIFIED")
+    assert run_key not in {key for key, _ in queue.added}
+    controller.run_changed("ns", "run-1", version("8"), event_type="MODIFIED")  # e.g. kubectl edits it
+    assert run_key in {key for key, _ in queue.added}
+
+
+def test_a_schedules_run_wakes_it_when_its_phase_or_times_move_not_at_each_progress_write() -> None:
+    controller, queue = _controller()
+    schedule_key = ObjectKey(ASSET_SCHEDULE, "ns", "hourly")
+
+    def labelled(phase: str | None, progress: str | None = None) -> AssetRun:
+        the_run = _run("run-1", phase, codeLocation="shop", selection="*")
+        metadata = the_run.metadata.model_copy(update={"labels": {"kubeasset.dev/schedule": "hourly"}})
+        the_run = the_run.model_copy(update={"metadata": metadata})
+        if the_run.status is not None and progress is not None:
+            the_run = the_run.model_copy(update={"status": the_run.status.model_copy(update={"progress": progress})})
+        return the_run
+
+    def wakes(the_run: AssetRun, event_type: str) -> bool:
+        queue.added.clear()
+        controller.run_changed("ns", "run-1", the_run, event_type=event_type)
+        return schedule_key in {key for key, _ in queue.added}
+
+    assert wakes(labelled(None), "ADDED")
+    assert wakes(labelled("Running", "0/2"), "MODIFIED")
+    assert not wakes(labelled("Running", "1/2"), "MODIFIED")  # progress only
+    assert wakes(labelled("Succeeded", "2/2"), "MODIFIED")
+    assert wakes(labelled("Succeeded", "2/2"), "DELETED")

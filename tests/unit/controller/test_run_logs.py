@@ -55,7 +55,7 @@ async def follow_once(text: str) -> tuple[RunLogs, list[tuple[str, str, float]],
             await asyncio.sleep(0.01)
     finally:
         await logs.close()
-        io.close()
+        await io.close()
         await runner.cleanup()
     return logs, wakes, requests
 
@@ -80,7 +80,7 @@ def test_a_released_pod_is_not_followed_again() -> None:
         logs.release("pod-uid")
         logs.follow(ended_pod(), "r-1")
         await logs.close()
-        io.close()
+        await io.close()
         return logs
 
     assert asyncio.run(scenario()).snapshot("pod-uid") is None

@@ -21,6 +21,7 @@ from kubeasset.controller.merge_patch import merge_patch
 from kubeasset.controller.runtime import ASSET_SCHEDULE, Controller
 from kubeasset.controller.workqueue import ObjectKey
 from kubeasset.reconcile.plan_items import ObjectId
+from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL
 from tests.unit.reconcile.test_schedule_plan import at, job, run, schedule
 
 KEY = ObjectKey(ASSET_SCHEDULE, "shop", "hourly")
@@ -76,8 +77,10 @@ def _controller(
     indexes: dict[str, Any] = {name: {} for name in cache.ALL_INDEXES}
     indexes[cache.SCHEDULES][("shop", "hourly")] = [the_schedule]
     indexes[cache.JOBS][("shop", "sales")] = [job()]
-    indexes[cache.RUNS][(cache.RUN_BY_SCHEDULE, "shop", "hourly")] = runs
     controller.cache.bind(indexes)
+    for each in runs:  # as the AssetRun informer does, with the label a schedule's runs carry
+        labelled = each.metadata.model_copy(update={"labels": {SCHEDULE_LABEL: "hourly"}})
+        controller.cache.run_store.put(each.metadata.name or "", each.model_copy(update={"metadata": labelled}))
     return controller
 
 
@@ -142,3 +145,39 @@ def merge_status(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
+
+
+class _ServerIO(_FakeIO):
+    """Answers a status patch with the whole object, as the API server does (a new resourceVersion)."""
+
+    def __init__(self, stored: AssetSchedule) -> None:
+        super().__init__()
+        self.stored = stored
+
+    async def patch_status(
+        self, kind: Kind, metadata: Mapping[str, Any], current: Mapping[str, Any] | None, desired: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        if await super().patch_status(kind, metadata, current, desired) is None:
+            return None
+        body = self.stored.to_json()
+        body["status"] = dict(desired)
+        body["metadata"]["resourceVersion"] = str(int(metadata["resourceVersion"]) + 1)
+        return body
+
+
+def test_the_ticks_run_waking_the_schedule_before_the_cache_has_its_status_writes_nothing_again() -> None:
+    stored = schedule({"lastScheduleTime": "2027-01-05T09:00:00Z"})
+    stored = stored.model_copy(update={"metadata": stored.metadata.model_copy(update={"resource_version": "41"})})
+    io = _ServerIO(stored)
+    controller = _controller(io, _clock(at("2027-01-05T10:00:00.500000")), stored, [])
+    asyncio.run(reconcile_asset_schedule(controller, KEY))
+    assert len(io.created) == 1 and len(io.status_patches) == 1
+    # The run's ADDED event wakes the schedule; the cache still shows version 41 of the schedule.
+    [name] = io.created
+    tick_run = run("2027-01-05T10:00:00", None).model_copy(
+        update={"metadata": run("2027-01-05T10:00:00", None).metadata.model_copy(update={"name": name})}
+    )
+    labelled = tick_run.metadata.model_copy(update={"labels": {SCHEDULE_LABEL: "hourly"}})
+    controller.cache.run_store.put(name, tick_run.model_copy(update={"metadata": labelled}))
+    asyncio.run(reconcile_asset_schedule(controller, KEY))
+    assert len(io.created) == 1 and len(io.status_patches) == 1

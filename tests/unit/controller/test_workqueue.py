@@ -91,3 +91,61 @@ def test_temporary_failures_are_retried_and_permanent_ones_reported_once() -> No
     asyncio.run(_run_until(queue, done))
     assert reported == [kopf.TemporaryError, kopf.PermanentError]
     assert outcomes == []  # the permanent failure was not retried
+
+
+def _run_key(name: str) -> ObjectKey:
+    return ObjectKey("AssetRun", "ns", name)
+
+
+def _schedule_key(name: str) -> ObjectKey:
+    return ObjectKey("AssetSchedule", "ns", name)
+
+
+def test_schedule_ticks_due_now_go_before_run_work_already_waiting_and_each_lane_keeps_its_order() -> None:
+    order: list[str] = []
+    done = asyncio.Event()
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        order.append(key.name)
+        if key.name == "run-1":
+            # While the only worker is busy, more runs wait; then two schedules fall due.
+            await asyncio.sleep(0.05)
+            queue.add(_schedule_key("hourly"))
+            queue.add(_schedule_key("daily"))
+            await asyncio.sleep(0.05)  # the dispatcher hands both to the ready queue behind run-2, run-3
+        if len(order) == 5:
+            done.set()
+        return None
+
+    queue = WorkQueue({"AssetRun": reconcile, "AssetSchedule": reconcile}, workers=1)
+    for name in ("run-1", "run-2", "run-3"):
+        queue.add(_run_key(name))
+    asyncio.run(_run_until(queue, done))
+    assert order == ["run-1", "hourly", "daily", "run-2", "run-3"]
+
+
+def test_depth_counts_picked_up_keys_as_busy_and_handed_over_ones_as_due() -> None:
+    release = asyncio.Event()
+    seen: dict[str, object] = {}
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        await release.wait()
+        return None
+
+    async def main() -> None:
+        queue = WorkQueue({"AssetRun": reconcile}, workers=2)
+        for number in range(5):
+            queue.add(_run_key(f"run-{number}"))
+        queue.add(_run_key("later"), delay=60)
+        task = asyncio.create_task(queue.run())
+        await asyncio.sleep(0.05)  # every due key handed to the ready queue; two picked up
+        seen["loaded"] = queue.depth()
+        release.set()
+        await asyncio.sleep(0.05)
+        seen["drained"] = queue.depth()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert seen["loaded"] == (3, 1, 2, 2)  # due (not picked up), delayed, busy workers, workers
+    assert seen["drained"] == (0, 1, 0, 2)

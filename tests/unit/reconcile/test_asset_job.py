@@ -261,3 +261,39 @@ def test_last_run_is_cleared_when_the_job_has_no_run_and_kept_when_runs_are_not_
     assert plan_asset_job(job, ready_location(), catalog_graph(), None, NOW, runs=[]).status.last_run is None
     kept = plan_asset_job(job, ready_location(), catalog_graph(), None, NOW).status.last_run
     assert kept is not None and kept.name == "sales-9"
+
+
+def test_a_run_event_needs_a_job_reconcile_exactly_when_it_moves_last_run() -> None:
+    from datetime import timedelta
+
+    from kubeasset.api import AssetRun
+    from kubeasset.reconcile.asset_job import last_run, last_run_may_change
+    from tests.unit.reconcile.asset_run_builders import CREATED
+    from tests.unit.reconcile.asset_run_builders import run as make_run
+
+    runs: dict[str, AssetRun] = {}
+    decisions: list[bool] = []
+
+    def event(changed: AssetRun, *, deleted: bool = False) -> None:
+        shown = last_run(list(runs.values()))  # the job's status is up to date before each event
+        name = changed.metadata.name or ""
+        if deleted:
+            del runs[name]
+        else:
+            runs[name] = changed
+        shown_run = runs.get(shown.name) if shown is not None else None
+        moves = last_run_may_change(shown, changed, deleted=deleted, shown_run=shown_run)
+        assert moves == (last_run(list(runs.values())) != shown), name
+        decisions.append(moves)
+
+    starting = {"phase": "Starting", "podName": "sales-1", "message": "Pod sales-1 is not running yet"}
+    event(make_run("sales-1"))  # created: the job's new lastRun
+    event(make_run("sales-1", status=starting))  # Pending -> Starting
+    event(make_run("sales-1", status={**starting, "message": "Pod sales-1: pulling the image"}))  # same phase
+    later = CREATED + timedelta(seconds=1)
+    event(make_run("sales-2", created=later))  # a newer run replaces it
+    done = {**starting, "phase": "Succeeded", "completionTime": "2025-03-02T05:00:20Z"}
+    event(make_run("sales-1", status=done))  # the older run finishing: not shown
+    event(make_run("sales-1", status=done), deleted=True)  # the older run deleted
+    event(make_run("sales-2", created=later), deleted=True)  # the shown run deleted: none is left
+    assert decisions == [True, True, False, True, False, False, True]

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from kubeasset.api.assetrun import AssetRunState
+from kubeasset.api.assetrun import AssetRun, AssetRunState
 from kubeasset.api.conditions import SUCCEEDED, ConditionStatus, find_condition
 from kubeasset.api.runs import RunPhase
-from kubeasset.reconcile.asset_run import RUN_TIMEOUT_GRACE_SECONDS, WAIT_REQUEUE_SECONDS, plan_asset_run
+from kubeasset.reconcile.asset_run import RUN_TIMEOUT_GRACE_SECONDS, WAIT_REQUEUE_SECONDS, RunPlan, plan_asset_run
 from kubeasset.reconcile.plan_items import EventType
 from kubeasset.sdk.runner_protocol import parse_run_summary
 from tests.unit.reconcile import run_pod_states as states
@@ -20,6 +20,7 @@ from tests.unit.reconcile.asset_run_builders import (
     NOW,
     Driver,
     at,
+    created_pod,
     exited,
     failing_events,
     job,
@@ -29,6 +30,7 @@ from tests.unit.reconcile.asset_run_builders import (
     pod_of,
     run,
     started,
+    with_status,
 )
 
 
@@ -47,22 +49,25 @@ def states_of(driver: Driver) -> dict[str, AssetRunState]:
 # --- the happy path ---------------------------------------------------------------------------------
 
 
-def test_a_run_goes_pending_starting_running_succeeded_with_each_event_exactly_once() -> None:
+def test_a_run_goes_starting_running_succeeded_with_each_event_exactly_once() -> None:
     driver = Driver.of(run())
+    # The Pod is created and the status says Starting with the Pod's name in the same plan (one write);
+    # steady() also checks that observing the just-created Pod changes nothing.
     first = driver.steady(observe())
     assert first.pod_to_create is not None and first.pod_to_create["metadata"]["name"] == "sales-1"
     owner = first.pod_to_create["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["uid"]) == ("AssetRun", "uid-sales-1")
-    assert driver.status().phase == RunPhase.PENDING
-    assert succeeded_condition(driver) == (ConditionStatus.UNKNOWN, "CreatingPod")
-    assert driver.status().progress == f"0/{len(KEYS)}"
-
-    # The Pod appears (not running yet): Starting; nothing is created again.
-    plan = driver.steady(observe(pod=pod_of(driver.run, states.CONTAINER_CREATING)))
-    assert plan.pod_to_create is None and plan.pod_to_delete is None
     assert driver.phase() == RunPhase.STARTING
     assert driver.status().pod_name == "sales-1"
     assert driver.status().image == "registry.example/shop:1.0"
+    assert succeeded_condition(driver) == (ConditionStatus.UNKNOWN, "Pending")
+    assert driver.status().progress == f"0/{len(KEYS)}"
+
+    # The Pod gets its node and pulls its image: still Starting; nothing is created again.
+    plan = driver.steady(observe(pod=pod_of(driver.run, states.CONTAINER_CREATING)))
+    assert plan.pod_to_create is None and plan.pod_to_delete is None
+    assert driver.phase() == RunPhase.STARTING
+    assert "pulling the image" in driver.message()
 
     # Running, one asset after the other turns Materialized.
     events = [started("sales-1", "raw/customers", 0), materialized("sales-1", "raw/customers", 1)]
@@ -81,8 +86,40 @@ def test_a_run_goes_pending_starting_running_succeeded_with_each_event_exactly_o
     assert driver.status().completion_time is not None
     assert [update.key for update in plan.catalog] == KEYS
     assert plan.pod_to_delete is None  # a Pod that ended is kept for `kubectl logs`
-    assert driver.reasons == ["RunQueued", "PodCreated", "RunStarted", "RunSucceeded"]
-    assert [item.type for item in driver.events] == [EventType.NORMAL] * 4
+    # No RunQueued: the run never waited (it is queued only while Pending).
+    assert driver.reasons == ["PodCreated", "RunStarted", "RunSucceeded"]
+    assert [item.type for item in driver.events] == [EventType.NORMAL] * 3
+
+
+def api_writes(plan: RunPlan, stored: AssetRun) -> dict[str, int]:
+    """The API writes the controller makes for ``plan`` of ``stored``: creates, the status patch (only when
+    the status differs), Events, deletes."""
+    current = stored.status.to_json() if stored.status is not None else {}
+    return {
+        "create": int(plan.pod_to_create is not None) + int(plan.retry_run is not None),
+        "status": int(plan.status.to_json() != current),
+        "events": len(plan.events),
+        "delete": int(plan.pod_to_delete is not None) + len(plan.runs_to_delete),
+    }
+
+
+def test_a_new_run_costs_one_create_one_status_write_and_one_event_until_its_pod_changes() -> None:
+    new = run()
+    first = plan_asset_run(new, observe(), NOW)
+    assert api_writes(first, new) == {"create": 1, "status": 1, "events": 1, "delete": 0}
+    assert first.status.phase == RunPhase.STARTING and first.status.pod_name == "sales-1"
+
+    # The controller observes the Pod it created (its ADDED event, its own status write's MODIFIED event,
+    # as the API server returned it): no write at all.
+    starting = with_status(new, first.status)
+    assert first.pod_to_create is not None
+    for moment in (NOW, NOW + timedelta(seconds=2)):
+        observed = plan_asset_run(starting, observe(pod=created_pod(first.pod_to_create), pod_seen=True), moment)
+        assert api_writes(observed, starting) == {"create": 0, "status": 0, "events": 0, "delete": 0}
+
+    # The scheduler's verdict is news: one status write, no Event.
+    unschedulable = plan_asset_run(starting, observe(pod=pod_of(starting, states.UNSCHEDULABLE)), NOW)
+    assert api_writes(unschedulable, starting) == {"create": 0, "status": 1, "events": 0, "delete": 0}
 
 
 def test_a_final_phase_never_changes_even_when_the_pod_disappears() -> None:
@@ -344,8 +381,8 @@ def test_a_run_waits_in_pending_with_a_reason_a_person_can_act_on(observed: obje
 
     # Once the cause is gone the run goes on without another warning.
     driver.steady(observe())
-    assert driver.reasons == ["RunQueued", reason]
-    assert succeeded_condition(driver)[1] == "CreatingPod"
+    assert driver.reasons == ["RunQueued", reason, "PodCreated"]
+    assert driver.phase() == RunPhase.STARTING
 
 
 def test_a_pod_of_an_earlier_run_of_the_same_name_is_never_adopted() -> None:
@@ -403,7 +440,7 @@ def test_events_of_a_fast_run_seen_only_when_done_come_in_order() -> None:
     driver.step(observe())
     events = [item for key in KEYS for item in (started("sales-1", key, 0), materialized("sales-1", key, 1))]
     driver.steady(observe(pod=pod_of(driver.run, exited(0, "Completed")), events=events))
-    assert driver.reasons == ["RunQueued", "PodCreated", "RunStarted", "RunSucceeded"]
+    assert driver.reasons == ["PodCreated", "RunStarted", "RunSucceeded"]
     assert driver.status().start_time == at(0) - timedelta(seconds=0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from tests.unit.reconcile.asset_run_builders import (
     KEYS,
     NOW,
     Driver,
+    created_pod,
     exited,
     job,
     materialized,
@@ -85,7 +87,21 @@ def test_a_run_whose_pod_was_asked_for_keeps_its_slot_against_a_same_second_newc
     a = queued("sales-a", 0)  # created later in the same second: its name sorts first
     observed = observe(job=the_job, job_runs=[a, b])
     assert plan_asset_run(a, observed, NOW).pod_to_create is None
-    assert plan_asset_run(b, observed, NOW).pod_to_create is not None  # the Pod is not in the cache yet
+    # b is Starting from the write that went with its Pod's creation; its Pod observed changes nothing.
+    assert b.status is not None and b.status.phase == RunPhase.STARTING
+    again = plan_asset_run(b, dataclasses.replace(observed, pod=created_pod(first.pod_to_create)), NOW)
+    assert again.pod_to_create is None and again.status == b.status
+
+
+def test_a_run_left_creating_its_pod_by_an_earlier_controller_keeps_its_slot_and_asks_again() -> None:
+    creating = {"type": "Succeeded", "status": "Unknown", "reason": "CreatingPod", "message": "creating Pod sales-b"}
+    asked = {"phase": "Pending", "conditions": [{**creating, "lastTransitionTime": "2025-03-02T05:00:00Z"}]}
+    b = queued("sales-b", 0, status=asked)
+    a = queued("sales-a", 0)
+    observed = observe(job=job(maxConcurrentRuns=1), job_runs=[a, b])
+    assert plan_asset_run(a, observed, NOW).pod_to_create is None
+    plan = plan_asset_run(b, observed, NOW)  # its Pod is not in the cache (yet): created again, 409 is success
+    assert plan.pod_to_create is not None and plan.status.phase == RunPhase.STARTING
 
 
 def test_a_canceled_or_deleted_pending_run_ahead_does_not_hold_the_queue() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,13 +14,16 @@ from kubeasset.api.asset import AssetFailure
 from kubeasset.api.asset import AssetSpec as AssetObjectSpec
 from kubeasset.api.conditions import MATERIALIZED, ConditionStatus, find_condition
 from kubeasset.errors import InvalidManifestError, UnknownDependencyError
-from kubeasset.graph import AssetGraph, AssetKey
+from kubeasset.graph import AssetGraph, AssetKey, AssetSpec
+from kubeasset.reconcile import catalog
 from kubeasset.reconcile.catalog import (
+    CatalogMemo,
     apply_materialization,
     asset_state,
     desired_assets,
     diff_catalog,
     graph_from_assets,
+    initial_asset_status,
     refresh_asset_status,
 )
 from kubeasset.reconcile.naming import CODE_LOCATION_LABEL, GROUP_LABEL
@@ -80,6 +84,34 @@ def test_desired_assets_refuse_a_definition_an_asset_object_cannot_hold() -> Non
         desired_assets(make_location(), graph)
 
 
+def test_desired_manifests_are_what_the_asset_model_writes() -> None:
+    # The manifests are built as plain dicts (fast); the model (whence the CRD schema) must agree.
+    graph = AssetGraph(
+        [
+            *shop_graph().specs.values(),
+            AssetSpec(
+                key=AssetKey.from_user_string("reports/Weekly_KPIs"),
+                deps=(AssetKey.from_user_string("revenue"),),
+                group_name="finance",
+                tags={"tier": "gold", "kubeasset.dev/team": "fin"},
+                owners=("ana@example.com", "team:finance"),
+                kinds=frozenset({"table", "python"}),
+                description="d" * 5000,
+                code_version="7",
+            ),
+        ]
+    )
+    for location in (make_location(), make_location("other", uid="u2")):
+        for manifest in desired_assets(location, graph):
+            assert Asset.model_validate(manifest).to_json() == manifest
+
+
+def test_an_invalid_definition_is_named_even_among_thousands() -> None:
+    graph = AssetGraph([*wide_graph(2_000).specs.values(), spec("odd", group="bad group")])
+    with pytest.raises(InvalidManifestError, match=r"^asset odd cannot be stored in the catalog: group: String"):
+        desired_assets(make_location(), graph)
+
+
 # --- diff_catalog ---------------------------------------------------------------------------------------
 
 
@@ -127,6 +159,111 @@ def test_diff_adopts_assets_of_a_recreated_location() -> None:
     changes = diff_catalog(desired_assets(make_location(uid="new-uid"), shop_graph()), old)
     assert len(changes.update) == len(old)
     assert all(m["metadata"]["ownerReferences"][0]["uid"] == "new-uid" for m in changes.update)
+
+
+# --- CatalogMemo ----------------------------------------------------------------------------------------
+
+
+def stored(manifests: list[dict[str, Any]], version: int = 1) -> list[Asset]:
+    """Manifests as the API server stores them: with uids, resource versions and a generation."""
+    return [
+        Asset.model_validate(
+            {
+                **manifest,
+                "metadata": {
+                    **manifest["metadata"],
+                    "uid": f"uid-{manifest['metadata']['name']}",
+                    "resourceVersion": str(version * 1000 + index),
+                    "generation": 1,
+                },
+            }
+        )
+        for index, manifest in enumerate(manifests)
+    ]
+
+
+def test_a_memo_plans_as_a_full_diff_does() -> None:
+    location, graph = make_location(), shop_graph()
+    memo = CatalogMemo()
+    desired = desired_assets(location, graph)
+    in_sync = stored(desired)
+    edited = stored(desired, version=2)
+    edited[0].spec.code_version = "edited"
+    changed_graph = AssetGraph([spec("raw/orders", group="raw", code_version="9"), spec("margins", ["raw/orders"])])
+    cases: list[tuple[AssetGraph, str, list[Asset]]] = [
+        (graph, "h1", []),  # first discovery
+        (graph, "h1", in_sync),  # written
+        (graph, "h1", in_sync),  # nothing changed
+        (graph, "h1", edited),  # someone edited a spec
+        (graph, "h1", in_sync[1:]),  # someone deleted one
+        (graph, "h1", [*in_sync, *stored(desired_assets(location, AssetGraph([spec("extra")])), 3)]),  # added one
+        (changed_graph, "h2", in_sync),  # a new graph
+        (graph, "h1", in_sync),  # and back
+    ]
+    for case_graph, digest, existing in cases:
+        expected = diff_catalog(desired_assets(location, case_graph), existing)
+        assert memo.changes(location, case_graph, digest, existing) == expected
+
+
+def test_a_memo_answers_an_in_sync_catalog_without_building_manifests(monkeypatch: pytest.MonkeyPatch) -> None:
+    location, graph = make_location(), wide_graph(500)
+    memo = CatalogMemo()
+    existing = stored(desired_assets(location, graph))
+    assert not memo.changes(location, graph, "h1", existing)
+
+    def rebuilt(*_: Any) -> list[dict[str, Any]]:
+        raise AssertionError("the desired catalog was built again")
+
+    monkeypatch.setattr(catalog, "desired_assets", rebuilt)
+    assert not memo.changes(location, graph, "h1", existing)
+    with pytest.raises(AssertionError):  # another version of one object: planned in full
+        memo.changes(location, graph, "h1", [*existing[1:], stored([existing[0].to_json()], version=9)[0]])
+    with pytest.raises(AssertionError):  # another graph
+        memo.changes(location, graph, "h2", existing)
+    with pytest.raises(AssertionError):  # the location re-created under the same name
+        memo.changes(make_location(uid="new"), graph, "h1", existing)
+
+
+def test_a_memo_learns_the_controllers_own_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    location, graph = make_location(), shop_graph()
+    memo = CatalogMemo()
+
+    def rebuilt(*_: Any) -> list[dict[str, Any]]:
+        raise AssertionError("the desired catalog was built again")
+
+    changes = memo.changes(location, graph, "h1", [])
+    created = stored(list(changes.create))
+    for manifest, asset in zip(changes.create, created, strict=True):
+        memo.written(manifest, asset.to_json())
+    statuses = stored(list(changes.create), version=2)
+    for before, after in zip(created, statuses, strict=True):
+        memo.status_written(before.metadata.resource_version, after.to_json())
+    with monkeypatch.context() as patched:  # the catalog as written: answered from memory
+        patched.setattr(catalog, "desired_assets", rebuilt)
+        assert not memo.changes(location, graph, "h1", statuses)
+
+    # A create that found someone else's version in place is not taken as in sync.
+    other = stored(list(changes.create), version=3)
+    other[0].spec.description = "someone else's"
+    memo.written(changes.create[0], other[0].to_json())
+    replanned = memo.changes(location, graph, "h1", [other[0], *statuses[1:]])
+    assert [m["metadata"]["name"] for m in replanned.update] == [other[0].metadata.name]
+    # Written over by the controller: in sync again.
+    memo.written(changes.create[0], statuses[0].to_json())
+    with monkeypatch.context() as patched:
+        patched.setattr(catalog, "desired_assets", rebuilt)
+        assert not memo.changes(location, graph, "h1", statuses)
+
+
+def test_a_memo_knows_the_generations_the_controller_wrote() -> None:
+    memo = CatalogMemo()
+    manifest = desired_assets(make_location(), shop_graph())[0]
+    body = {**manifest, "metadata": {**manifest["metadata"], "uid": "u1", "generation": 2, "resourceVersion": "7"}}
+    memo.written(manifest, body)
+    assert memo.wrote("u1", 2)
+    assert not memo.wrote("u1", 3) and not memo.wrote("u2", 2) and not memo.wrote("u1", None)
+    memo.forget("u1")
+    assert not memo.wrote("u1", 2)
 
 
 # --- graph_from_assets ----------------------------------------------------------------------------------
@@ -267,6 +404,13 @@ def test_refresh_asset_status_marks_a_new_code_version_stale() -> None:
     assert condition is not None and (condition.status, condition.reason) == (ConditionStatus.FALSE, "Stale")
     assert condition.observed_generation == 2
     assert refresh_asset_status(changed, refreshed, [], generation=2, now=NOW + timedelta(hours=1)) == refreshed
+
+
+def test_the_initial_status_is_the_refreshed_status_of_a_new_asset() -> None:
+    for generation in (1, 4, None):
+        assert initial_asset_status(generation, NOW) == refresh_asset_status(
+            ASSET, None, [status_of(materialization("r1", 0))], generation=generation, now=NOW
+        )
 
 
 def test_refresh_asset_status_of_a_new_asset_is_missing() -> None:

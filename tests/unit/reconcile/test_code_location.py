@@ -11,7 +11,7 @@ import pytest
 from kubeasset.api import CodeLocation
 from kubeasset.api.conditions import READY, find_condition
 from kubeasset.graph import AssetGraph
-from kubeasset.reconcile.catalog import desired_assets
+from kubeasset.reconcile.catalog import CatalogMemo, desired_assets
 from kubeasset.reconcile.code_location import (
     DISCOVERED,
     DISCOVERING,
@@ -197,6 +197,22 @@ def test_the_status_of_ten_thousand_assets_stays_small() -> None:
     assert plan.status.assets is not None and plan.status.assets.count == 10_000
     assert size < 10_000  # a summary: 100 group names, a hash, a condition
     assert len(plan.catalog.create) == 10_000
+
+
+def test_a_catalog_memo_changes_no_plan() -> None:
+    location, first = discovered_location()
+    memo = CatalogMemo()
+    changed = AssetGraph([spec("raw/orders", group="raw", code_version="9"), spec("margins", ["raw/orders"])])
+    existing = as_assets(first.catalog.create)
+    for graph, assets in ((shop_graph(), []), (shop_graph(), existing), (shop_graph(), existing), (changed, existing)):
+        observed = DiscoveryObservation(pod=succeeded(), result=result_of(graph), assets=assets)
+        assert plan_code_location(location, observed, NOW, catalog_memo=memo) == plan_code_location(
+            location, observed, NOW
+        )
+    deps = [f"d{i}" for i in range(1001)]
+    invalid = AssetGraph([spec(dep) for dep in deps] + [spec("wide", deps)])
+    observed = DiscoveryObservation(pod=succeeded(), result=result_of(invalid), assets=existing)
+    assert ready(plan_code_location(location, observed, NOW, catalog_memo=memo))[:2] == ("False", INVALID_DEFINITIONS)
 
 
 def test_definitions_an_asset_object_cannot_hold_fail_discovery() -> None:
