@@ -208,8 +208,13 @@ def owner_name(body: Mapping[str, Any], kind: str) -> str | None:
 def parse_resource(model: type[_R], body: Mapping[str, Any]) -> _R | None:
     """The object as its model; None (and a log line) for one that does not fit, which the controller then
     ignores rather than crash on (the CRD schema makes this a version-skew problem, not user input)."""
+    data = dict(body)
+    metadata = data.get("metadata")
+    if isinstance(metadata, Mapping) and "managedFields" in metadata:
+        # Kept by ObjectMeta's pass-through fields otherwise: most of a cached object's memory, never read.
+        data["metadata"] = {key: value for key, value in metadata.items() if key != "managedFields"}
     try:
-        return model.model_validate(dict(body))
+        return model.model_validate(data)
     except (ApiModelError, ValueError) as error:
         metadata = body.get("metadata") or {}
         log.warning(

@@ -231,6 +231,9 @@ class Informer(Generic[T]):
                 return uid
             event_type = "ADDED" if known is None else "MODIFIED"
         self._versions[uid] = (scope, version)
+        # managedFields are most of a stored object's size and nothing here reads them (client-go's
+        # informers are commonly given a transform that drops them too).
+        metadata.pop("managedFields", None)
         item = self._parse(body)
         if item is None:  # unreadable: as good as absent
             previous = self.store.remove(uid)
