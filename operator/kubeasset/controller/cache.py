@@ -26,6 +26,7 @@ from kubeasset.errors import ApiModelError, ControllerError
 from kubeasset.graph import AssetGraph
 from kubeasset.reconcile.catalog import graph_from_assets
 from kubeasset.reconcile.trigger_runs import SCHEDULE_LABEL, SENSOR_LABEL, run_phase
+from kubeasset.selection import prepare_index
 
 log = logging.getLogger("kubeasset.controller")
 
@@ -160,6 +161,7 @@ class Cache:
         if known is not None and known[0] == fingerprint:
             return known[1]
         graph = graph_from_assets(assets, location)
+        prepare_index(graph)  # here, once per graph: no job's selection pays for it
         self._graphs[(namespace, location)] = (fingerprint, graph)
         return graph
 

@@ -120,9 +120,9 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", job): name} if job else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assetschedules", id="kubeasset_assetschedule_event", registry=registry)
-    async def schedule_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def schedule_event(namespace: str | None, name: str, meta: kopf.Meta, **_: Any) -> None:
         controller.startup.kopf_delivered()
-        controller.schedule_changed(namespace or "", name)
+        controller.schedule_changed(namespace or "", name, meta.get("resourceVersion"))
 
     # --- AssetSensor ----------------------------------------------------------------------------------
 
@@ -137,9 +137,9 @@ def build_registry(controller: Controller, configuration: client.Configuration) 
         return {(namespace or "", job): name} if job else {}
 
     @kopf.on.event(API_GROUP, API_VERSION, "assetsensors", id="kubeasset_assetsensor_event", registry=registry)
-    async def sensor_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def sensor_event(namespace: str | None, name: str, meta: kopf.Meta, **_: Any) -> None:
         controller.startup.kopf_delivered()
-        controller.sensor_changed(namespace or "", name)
+        controller.sensor_changed(namespace or "", name, meta.get("resourceVersion"))
 
     return registry
 

@@ -265,11 +265,16 @@ class Controller:
         if self.queue is not None:
             self.queue.add(ObjectKey(ASSET_RUN, namespace, name), delay)
 
-    def schedule_changed(self, namespace: str, name: str) -> None:
-        self._add(ObjectKey(ASSET_SCHEDULE, namespace, name))
+    def schedule_changed(self, namespace: str, name: str, version: str | None = None) -> None:
+        """A schedule changed: it looks again, unless this is its own status write coming back (the
+        reconcile that wrote it planned that status and its next tick already)."""
+        if not self.written.wrote(ASSET_SCHEDULE, namespace, name, version=version):
+            self._add(ObjectKey(ASSET_SCHEDULE, namespace, name))
 
-    def sensor_changed(self, namespace: str, name: str) -> None:
-        self._add(ObjectKey(ASSET_SENSOR, namespace, name))
+    def sensor_changed(self, namespace: str, name: str, version: str | None = None) -> None:
+        """A sensor changed: it looks again, unless this is its own status write coming back."""
+        if not self.written.wrote(ASSET_SENSOR, namespace, name, version=version):
+            self._add(ObjectKey(ASSET_SENSOR, namespace, name))
 
     # --- failures ---------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ The syntax reference, and where kubeasset differs from Dagster, is docs/selectio
 
 from kubeasset.selection.attributes import SUPPORTED_FILTERS, UNSUPPORTED_FILTERS
 from kubeasset.selection.coerce import CoercibleToAssetSelection, coerce_selection, resolve_selection
+from kubeasset.selection.evaluation import prepare_index
 from kubeasset.selection.expressions import (
     AllSelection,
     AndAssetSelection,
@@ -38,6 +39,7 @@ from kubeasset.selection.parser import MAX_NESTING, parse_selection
 
 __all__ = [
     "MAX_NESTING",
+    "prepare_index",
     "SUPPORTED_FILTERS",
     "UNSUPPORTED_FILTERS",
     "AllSelection",

@@ -103,6 +103,29 @@ def index_of(graph: AssetGraph) -> GraphIndex:
         return index
 
 
+def prepare_index(graph: AssetGraph) -> None:
+    """Build every part of the graph's index now rather than on the first resolution that needs it: the
+    controller calls this when it builds a code location's graph, so resolving a job's selection never
+    pays for it (62-93 ms for 10,000 assets, bench/selection.py).
+
+    Example: ``prepare_index(graph); resolve_selection("group:sales+", graph)``.
+    """
+    index = index_of(graph)
+    for part in (
+        "position",
+        "specs",
+        "parents",
+        "children",
+        "key_strings",
+        "by_key_string",
+        "by_group",
+        "by_kind",
+        "by_owner",
+        "by_tag",
+    ):
+        getattr(index, part)
+
+
 class EvaluationContext:
     """One resolution: the graph's index plus the results of the sub-expressions evaluated so far."""
 
@@ -127,9 +150,7 @@ class EvaluationContext:
 
     def matching(self, pattern: re.Pattern[str]) -> KeySet:
         """The assets whose ``a/b`` key string matches the pattern in full."""
-        return frozenset(
-            index for index, text in enumerate(self.index.key_strings) if pattern.fullmatch(text)
-        )
+        return frozenset(index for index, text in enumerate(self.index.key_strings) if pattern.fullmatch(text))
 
     def where(self, keep: _SpecPredicate) -> KeySet:
         return frozenset(index for index, spec in enumerate(self.index.specs) if keep(spec))

@@ -251,3 +251,13 @@ def test_a_schedules_run_wakes_it_when_its_phase_or_times_move_not_at_each_progr
     assert not wakes(labelled("Running", "1/2"), "MODIFIED")  # progress only
     assert wakes(labelled("Succeeded", "2/2"), "MODIFIED")
     assert wakes(labelled("Succeeded", "2/2"), "DELETED")
+
+
+def test_a_schedules_own_status_write_coming_back_wakes_nobody_but_any_other_change_does() -> None:
+    controller, queue = _controller()
+    written = {"metadata": {"name": "hourly", "namespace": "ns", "resourceVersion": "42"}}
+    controller.written.remember(ASSET_SCHEDULE, "ns", "hourly", based_on="41", obj=written)
+    controller.schedule_changed("ns", "hourly", "42")  # the controller's own write
+    assert queue.added == []
+    controller.schedule_changed("ns", "hourly", "43")  # someone edited it since
+    assert [key for key, _ in queue.added] == [ObjectKey(ASSET_SCHEDULE, "ns", "hourly")]
