@@ -4,10 +4,12 @@ controller's event loop, so a probe that gets an answer proves that loop is not 
 
 The semantics follow controller-runtime's, so a rollout never stalls and a standby is never killed:
 
-* liveness fails when the controller cannot recover by itself: its work queue task ended, or kopf's
-  operator ended while the controller was not stopping (the process is then on its way out anyway);
+* liveness fails when the controller cannot recover by itself: its work queue or one of its watches
+  ended, or kopf's operator ended while the controller was not stopping (the process is then on its way
+  out anyway);
 * readiness is true for a standby waiting for the leader Lease (it is healthy, it just does not act) and,
-  for the replica that acts, once kopf's watches have started (its caches are filled); false while stopping.
+  for the replica that acts, once kopf is up and every cache is filled (the start-up gate); false while
+  stopping.
 
 The health server starts before leader election and stops last; a port of 0 binds a free port (tests), and
 the ports actually bound are in :attr:`Endpoints.ports`.
@@ -45,20 +47,20 @@ class Stage(enum.Enum):
 
 @dataclass
 class Health:
-    """What the probes answer: the replica's stage, whether kopf is up, and the tasks whose end means the
-    controller is dead (name -> task).
+    """What the probes answer: the replica's stage, whether kopf is up and every cache filled, and the
+    tasks whose end means the controller is dead (name -> task).
 
     Example::
 
         health = Health()
         health.watch_task("work queue", queue_task)
         health.stage = Stage.LEADING
-        health.kopf_ready = True
+        health.caches_filled = True
         assert health.liveness() == [] and health.readiness() == []
     """
 
     stage: Stage = Stage.STARTING
-    kopf_ready: bool = False
+    caches_filled: bool = False
     kopf_ended: bool = False
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -80,8 +82,8 @@ class Health:
             return []
         if self.stage is not Stage.LEADING:
             return [self.stage.value]
-        if not self.kopf_ready:
-            return ["kopf's watches are starting"]
+        if not self.caches_filled:
+            return ["the watches are filling the caches (kopf and kubeasset's informers)"]
         return self.liveness()
 
 

@@ -260,7 +260,7 @@ async def _when_ready(
 ) -> None:
     await kopf_ready.wait()
     await caches_filled.wait()
-    health.kopf_ready = True
+    health.caches_filled = True
     if ready_flag is not None:
         ready_flag.set()
 

@@ -39,7 +39,7 @@ def test_probes_follow_the_replica_through_its_life() -> None:
             queue = asyncio.create_task(asyncio.sleep(3600))
             health.watch_task("work queue", queue)
             await look("leading, kopf starting")
-            health.kopf_ready = True
+            health.caches_filled = True
             await look("leading, kopf ready")
             queue.cancel()
             await asyncio.gather(queue, return_exceptions=True)
@@ -61,7 +61,7 @@ def test_probes_follow_the_replica_through_its_life() -> None:
 
 
 def test_a_dead_kopf_fails_liveness_with_a_reason() -> None:
-    health = Health(stage=Stage.LEADING, kopf_ready=True, kopf_ended=True)
+    health = Health(stage=Stage.LEADING, caches_filled=True, kopf_ended=True)
     assert health.liveness() == ["kopf's operator stopped"]
 
 
