@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
@@ -278,8 +278,3 @@ def _describe(error: BaseException) -> str:
         return f"HTTP {error.status} {error.reason}"
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
-
-def object_ref(body: Mapping[str, Any]) -> tuple[str, str]:
-    """(namespace, name) of a watched object's JSON."""
-    metadata = body.get("metadata") or {}
-    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")

@@ -218,7 +218,11 @@ class Controller:
         else:
             self.metrics.run_seen(run)  # starts its launch-latency clock
         phase = run.status.phase if run.status else None
-        freed = deleted or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished)
+        # The first listing (event_type None) frees nothing: every listed run is queued for its own sake,
+        # and waking the first waiting runs per listed finished run would scan the job's runs each time.
+        freed = event_type is not None and (
+            deleted or run.metadata.deletion_timestamp is not None or (phase and phase.is_finished)
+        )
         if run.spec.job:
             job = self.cache.job(namespace, run.spec.job)
             shown = job.status.last_run if job is not None and job.status is not None else None

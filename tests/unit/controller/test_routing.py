@@ -118,7 +118,11 @@ def test_a_finished_run_wakes_only_the_first_runs_waiting_for_the_controller_wid
     burst = [_run(f"wait-{index}", None) for index in range(1, 6)]
     burst = [run.model_copy(update={"status": AssetRunStatus.model_validate(waiting)}) for run in burst]
     _store_runs(controller, burst)
-    controller.run_changed("ns", "done-9", _run("done-9", "Succeeded", codeLocation="shop", selection="*"))
+    done = _run("done-9", "Succeeded", codeLocation="shop", selection="*")
+    controller.run_changed("ns", "done-9", done, event_type=None)  # listed at start: queued for itself only
+    assert {key.name for key, _ in queue.added if key.kind == ASSET_RUN} == {"done-9"}
+    queue.added.clear()
+    controller.run_changed("ns", "done-9", done, event_type="MODIFIED")  # it finished now
     woken = {key.name for key, _ in queue.added if key.kind == ASSET_RUN}
     assert woken == {"done-9", "wait-1", "wait-2"}  # not all five: a burst of hundreds would cost as many
 
