@@ -5,15 +5,17 @@ the kopf handlers do for the other kinds). No decision is made here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from kubeasset.api.asset import Asset
 from kubeasset.api.assetrun import AssetRun
 from kubeasset.controller.cache import owner_name, parse_resource
-from kubeasset.controller.informer import Informer
-from kubeasset.controller.kube import PODS, KubeIO, kind_of
+from kubeasset.controller.informer import ChangeHandler, Informer
+from kubeasset.controller.kube import PODS, Kind, KubeIO, kind_of
 from kubeasset.controller.runtime import Controller
+from kubeasset.controller.store import Store
 from kubeasset.reconcile.naming import COMPONENT_LABEL, COMPONENT_RUN, MANAGED_BY, MANAGED_BY_LABEL
 
 #: Only kubeasset's run Pods, filtered by the API server.
@@ -44,23 +46,20 @@ def build_informers(controller: Controller, io: KubeIO, namespaces: Sequence[str
         namespace = str((pod.get("metadata") or {}).get("namespace") or "")
         controller.run_pod_changed(event_type, namespace, owner_name(pod, AssetRun.crd.kind), pod)
 
-    def parse_asset(body: dict[str, Any]) -> Asset | None:
-        return parse_resource(Asset, body)
+    def watch(
+        kind: Kind,
+        store: Store[Any],
+        parse: Callable[[dict[str, Any]], Any],
+        on_change: ChangeHandler[Any],
+        selector: str | None = None,
+    ) -> Informer[Any]:
+        """An informer of ``kind`` over the watched namespaces."""
+        return Informer(
+            io, kind, store, parse=parse, on_change=on_change, namespaces=namespaces, label_selector=selector
+        )
 
-    def parse_run(body: dict[str, Any]) -> AssetRun | None:
-        return parse_resource(AssetRun, body)
-
-    where = namespaces
     return [
-        Informer(io, kind_of(Asset), cache.asset_store, parse=parse_asset, on_change=asset_changed, namespaces=where),
-        Informer(io, kind_of(AssetRun), cache.run_store, parse=parse_run, on_change=run_changed, namespaces=where),
-        Informer(
-            io,
-            PODS,
-            cache.run_pod_store,
-            parse=lambda body: body,
-            on_change=run_pod_changed,
-            namespaces=where,
-            label_selector=RUN_POD_SELECTOR,
-        ),
+        watch(kind_of(Asset), cache.asset_store, functools.partial(parse_resource, Asset), asset_changed),
+        watch(kind_of(AssetRun), cache.run_store, functools.partial(parse_resource, AssetRun), run_changed),
+        watch(PODS, cache.run_pod_store, lambda body: body, run_pod_changed, RUN_POD_SELECTOR),
     ]

@@ -6,7 +6,7 @@ kopf's event handlers only add keys here; reconciles read the informer cache (ko
 This is how one object's change reaches another's reconcile (a discovery Pod finishing -> its
 CodeLocation; a CodeLocation's new graph -> its AssetJobs), and it replaces kopf timers and daemons,
 which would put a finalizer on every object (nolar/kopf#1074). The queue lives in memory: after a
-restart kopf lists every object again, which adds every key again.
+restart the watches (kopf's and the informers') list every object again, which adds every key again.
 
 Keys due now wait in two lanes: the kinds in ``priority_kinds`` (schedule ticks: their lateness is what a
 user sees) are handed to the next free worker before any other due key; each lane is FIFO.
