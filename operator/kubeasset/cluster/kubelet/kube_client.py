@@ -136,7 +136,13 @@ class KubeClient:
         with self._lock:
             streams = list(self._streams)
         for stream in streams:
-            stream.shutdown()
+            try:
+                stream.shutdown()
+            except (OSError, ValueError, RuntimeError):
+                # The stream ended on its own between the listing and here: its socket closed (EBADF),
+                # the response closed (ValueError) or its connection went back to the pool
+                # (RuntimeError), as urllib3 reports each. Ending it is what this call is for.
+                continue
 
     def _url(self, path: str, query: Mapping[str, Any] | None) -> str:
         url = self.server + path
