@@ -21,7 +21,7 @@ import argparse
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from benchkit.cluster import NOWHERE, BenchCluster, wait_for
 from benchkit.controller_process import CONTROLLER_DESCRIPTION, ControllerProcess
@@ -44,15 +44,18 @@ from kubernetes import client
 MB = 1_000_000
 
 
-def finished_status(name: str, now: str) -> dict[str, object]:
-    """The status a controller writes when a one-asset run has succeeded."""
+def finished_status(name: str, started: datetime) -> dict[str, object]:
+    """The status a controller writes when a one-asset run that started at ``started`` has succeeded (each
+    run its own times, as real runs have: identical ones would let the cache share what it cannot)."""
+    start = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = (started + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "observedGeneration": 1,
         "phase": "Succeeded",
         "message": "1 of 1 assets materialized",
         "podName": name,
         "image": "kubeasset-bench:local",
-        "startTime": now,
+        "startTime": start,
         "completionTime": now,
         "attempts": 1,
         "progress": "1/1",
@@ -61,7 +64,7 @@ def finished_status(name: str, now: str) -> dict[str, object]:
             {
                 "key": "trivial",
                 "state": "Materialized",
-                "startTime": now,
+                "startTime": start,
                 "endTime": now,
                 "durationSeconds": 0.01,
                 "metadata": {"rows": {"type": "int", "value": 1}},
@@ -173,13 +176,14 @@ def main() -> None:
         finally:
             first.stop()
 
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC)
 
         def finished_run(index: int) -> None:
             name = f"done{index:05d}"
             create(api, namespace, asset_run(name, "trivial"))
+            started = now - timedelta(minutes=5 * (runs - index))  # one run every five minutes, as a schedule
             custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, "assetruns", name, {"status": finished_status(name, now)}
+                GROUP, VERSION, namespace, "assetruns", name, {"status": finished_status(name, started)}
             )
 
         made = time.monotonic()

@@ -2,8 +2,9 @@
 the cache) go to :func:`kubeasset.reconcile.asset_job.plan_asset_job`; the controller writes the status
 when it differs and posts the plan's Events.
 
-Cost per reconcile: no API read (the cache; the graph is rebuilt only when an Asset's spec changed), at
-most one status patch. A job is reconciled when it changes, when its CodeLocation changes (status
+Cost per reconcile: no API read (the cache; the graph is rebuilt only when an Asset's spec changed, and not
+needed at all while the status holds the resolution of the current spec against the location's current
+graph hash), at most one status patch. A job is reconciled when it changes, when its CodeLocation changes (status
 included: a new graph hash), and, debounced, when its location's Assets appear, change spec or go, or
 when one of its runs is created, changes phase or times, or is deleted in a way that moves ``lastRun``.
 While the cache still shows the job as it was before the controller's own status write, the written job
@@ -21,7 +22,7 @@ from kubeasset.controller.runtime import Controller, involved
 from kubeasset.controller.workqueue import ObjectKey
 from kubeasset.errors import GraphError, InvalidAssetKeyError
 from kubeasset.graph import AssetGraph
-from kubeasset.reconcile.asset_job import plan_asset_job
+from kubeasset.reconcile.asset_job import needs_graph, plan_asset_job
 
 JOBS: Final = kind_of(AssetJob)
 
@@ -38,7 +39,7 @@ async def reconcile_asset_job(controller: Controller, key: ObjectKey) -> float |
     job = AssetJob.model_validate(written) if written is not None else cached
     location = controller.cache.location(key.namespace, job.spec.code_location)
     graph: AssetGraph | None = None
-    if location is not None:
+    if location is not None and needs_graph(job, location):
         try:
             assets = controller.cache.assets(key.namespace, job.spec.code_location)
             graph = await asyncio.to_thread(controller.cache.graph, key.namespace, job.spec.code_location, assets)

@@ -21,6 +21,7 @@ from kubeasset.api.assetschedule import AssetSchedule
 from kubeasset.api.assetsensor import AssetSensor
 from kubeasset.api.codelocation import CodeLocation
 from kubeasset.api.resource import KubeResource
+from kubeasset.controller.compaction import compact
 from kubeasset.controller.store import Store
 from kubeasset.errors import ApiModelError, ControllerError
 from kubeasset.graph import AssetGraph
@@ -156,7 +157,7 @@ class Cache:
         """The location's graph rebuilt from ``assets`` (its Asset objects as :meth:`assets` returned them,
         a snapshot, so this may run in a worker thread), rebuilt only when one of them changed its spec
         (uid and generation); raises the graph's errors while the catalog is incomplete."""
-        fingerprint = hash(frozenset((asset.metadata.uid, asset.metadata.generation) for asset in assets))
+        fingerprint = _catalog_fingerprint(assets)
         known = self._graphs.get((namespace, location))
         if known is not None and known[0] == fingerprint:
             return known[1]
@@ -165,8 +166,23 @@ class Cache:
         self._graphs[(namespace, location)] = (fingerprint, graph)
         return graph
 
+    def use_graph(self, namespace: str, location: str, assets: list[Asset], graph: AssetGraph) -> None:
+        """``graph`` is the one ``assets`` describe (the discovered graph whose catalog they are, as the
+        location's plan found): :meth:`graph` answers with it for as long as they are unchanged, so a large
+        location's graph is held once, not once discovered and once rebuilt from its catalog."""
+        known = self._graphs.get((namespace, location))
+        if known is not None and known[1] is graph:
+            return
+        prepare_index(graph)
+        self._graphs[(namespace, location)] = (_catalog_fingerprint(assets), graph)
+
     def forget_graph(self, namespace: str, location: str) -> None:
         self._graphs.pop((namespace, location), None)
+
+
+def _catalog_fingerprint(assets: Iterable[Asset]) -> int:
+    """Which Asset objects, at which spec generation: equal fingerprints, equal graphs."""
+    return hash(frozenset((asset.metadata.uid, asset.metadata.generation) for asset in assets))
 
 
 def _newest(candidates: list[_R]) -> _R | None:
@@ -208,15 +224,16 @@ def owner_name(body: Mapping[str, Any], kind: str) -> str | None:
 
 
 def parse_resource(model: type[_R], body: Mapping[str, Any]) -> _R | None:
-    """The object as its model; None (and a log line) for one that does not fit, which the controller then
-    ignores rather than crash on (the CRD schema makes this a version-skew problem, not user input)."""
+    """The object as its model, compacted for the cache (read-only from then on: see
+    kubeasset.controller.compaction); None (and a log line) for one that does not fit, which the controller
+    then ignores rather than crash on (the CRD schema makes this a version-skew problem, not user input)."""
     data = dict(body)
     metadata = data.get("metadata")
     if isinstance(metadata, Mapping) and "managedFields" in metadata:
         # Kept by ObjectMeta's pass-through fields otherwise: most of a cached object's memory, never read.
         data["metadata"] = {key: value for key, value in metadata.items() if key != "managedFields"}
     try:
-        return model.model_validate(data)
+        return compact(model.model_validate(data))
     except (ApiModelError, ValueError) as error:
         metadata = body.get("metadata") or {}
         log.warning(

@@ -92,6 +92,8 @@ async def reconcile_code_location(controller: Controller, key: ObjectKey) -> flo
     for manifest in plan.create:
         await controller.io.create(PODS, manifest)
     await _apply_catalog(controller, namespace, plan.catalog, assets, now, memory.catalog)
+    if plan.catalog_graph is not None:
+        await asyncio.to_thread(controller.cache.use_graph, namespace, name, assets, plan.catalog_graph)
     current_status = location.status.to_json() if location.status else {}
     await controller.io.patch_status(LOCATIONS, _meta(location), current_status, plan.status.to_json())
     for event in plan.events:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import kopf
 from kubernetes import client
@@ -34,6 +34,7 @@ from kubeasset.controller.asset_sensor import reconcile_asset_sensor
 from kubeasset.controller.code_location import reconcile_code_location
 from kubeasset.controller.endpoints import Health, Stage, serve_endpoints
 from kubeasset.controller.handlers import DISCOVERY_POD_SELECTOR, KOPF_KINDS, build_registry
+from kubeasset.controller.housekeeping import collect_after_startup
 from kubeasset.controller.kube import KubeIO, load_configuration
 from kubeasset.controller.leader import DEFAULT_LEASE_NAME, LeaderElector, default_namespace, run_while_leading
 from kubeasset.controller.logs import log_handler
@@ -213,6 +214,9 @@ async def _run_controller(
         ),
         name="kubeasset-startup-gate",
     )
+    collect_task = asyncio.create_task(
+        collect_after_startup(controller.startup.open, queue), name="kubeasset-collect-after-startup"
+    )
     # kopf tells its readiness to an event of ours: /readyz learns it (with the gate), then the caller's
     # ready_flag. Created before kopf starts, so kopf leaves the task alone when it stops (it cancels the
     # tasks it spawned).
@@ -241,7 +245,7 @@ async def _run_controller(
         await run_while_leading(elector, operate, stop_flag=stop_flag, on_lost=queue_task.cancel)
     finally:
         health.stage = Stage.STOPPING
-        background = [forward_ready, queue_task, gate_task, *watch_tasks]
+        background: list[asyncio.Task[Any]] = [forward_ready, queue_task, gate_task, collect_task, *watch_tasks]
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -26,14 +26,15 @@ async def apply_trigger_plan(
     *,
     create: Sequence[dict[str, Any]],
     delete: Sequence[ObjectId],
-    status: dict[str, Any],
+    status: dict[str, Any] | None,
     events: Sequence[Event],
     requeue_at: datetime | None,
     cancel: Sequence[str] = (),
     cached_version: str | None = None,
 ) -> float | None:
     """Apply a trigger's plan; returns the seconds until ``requeue_at`` measured now, after the writes,
-    so the time they took does not make the next tick late (None: only on a change).
+    so the time they took does not make the next tick late (None: only on a change). ``status`` None:
+    leave the status as it is (a later reconcile writes it).
 
     ``cached_version``: the resourceVersion the cache shows when ``trigger`` is the controller's own last
     write (see :class:`kubeasset.controller.run_memory.WrittenObjects`); the status written now is
@@ -49,7 +50,20 @@ async def apply_trigger_plan(
             controller.metrics.schedule_run_created(namespace, trigger.metadata.name or "", created, controller.now())
     for target in delete:
         await controller.io.delete(RUNS, namespace, target)
+    if status is not None:
+        await _write_status(controller, trigger, status, cached_version)
+    for event in events:
+        await controller.events.record(involved(trigger), event)
+    if requeue_at is None:
+        return None
+    return max((requeue_at - controller.now()).total_seconds(), 0.0)
+
+
+async def _write_status(
+    controller: Controller, trigger: AssetSchedule | AssetSensor, status: dict[str, Any], cached_version: str | None
+) -> None:
     kind: Kind = kind_of(type(trigger))
+    namespace = trigger.metadata.namespace or ""
     metadata = {
         "namespace": namespace,
         "name": trigger.metadata.name,
@@ -60,11 +74,6 @@ async def apply_trigger_plan(
     if written is not None:
         based_on = cached_version or trigger.metadata.resource_version
         controller.written.remember(kind.kind, namespace, trigger.metadata.name or "", based_on=based_on, obj=written)
-    for event in events:
-        await controller.events.record(involved(trigger), event)
-    if requeue_at is None:
-        return None
-    return max((requeue_at - controller.now()).total_seconds(), 0.0)
 
 
 async def cancel_run(io: KubeIO, namespace: str, run: str) -> None:

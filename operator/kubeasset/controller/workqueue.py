@@ -8,8 +8,11 @@ CodeLocation; a CodeLocation's new graph -> its AssetJobs), and it replaces kopf
 which would put a finalizer on every object (nolar/kopf#1074). The queue lives in memory: after a
 restart the watches (kopf's and the informers') list every object again, which adds every key again.
 
-Keys due now wait in two lanes: the kinds in ``priority_kinds`` (schedule ticks: their lateness is what a
-user sees) are handed to the next free worker before any other due key; each lane is FIFO.
+Keys due now wait in two lanes: urgent keys are handed to the next free worker before any other due key;
+each lane is FIFO. A key is urgent when its own reconcile asked to look again and its kind is in
+``priority_kinds``: a schedule's timer is its next tick, whose lateness is what a user sees. The same
+schedule woken by a change (one of its runs was created or finished) is bookkeeping and waits its turn,
+behind the runs it just created.
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ class QueueDepth(NamedTuple):
 
 #: The longest a requeue may be put off (a periodic refresh of a week still wakes up to look).
 MAX_DELAY: Final = 24 * 3600.0
-#: Kinds whose due keys go before all others: a schedule's tick is late by however long it waits behind run
-#: work (a burst of 1,000 runs' reconciles would otherwise delay every tick due meanwhile).
+#: Kinds whose timers (the delay their reconcile returns) go before all other due keys: a schedule's tick is
+#: late by however long it waits behind run work (a burst of 1,000 runs' reconciles would otherwise delay
+#: every tick due meanwhile).
 PRIORITY_KINDS: Final = frozenset({"AssetSchedule"})
 
 
@@ -105,26 +109,38 @@ class WorkQueue:
         self._active: set[ObjectKey] = set()  # handed to the ready queue or being reconciled
         self._working = 0  # keys a worker has picked up and is reconciling
         self._again: dict[ObjectKey, float] = {}  # added while being reconciled: run again after
+        self._urgent: set[ObjectKey] = set()  # keys whose pending due time (or again) came from an urgent add
         self._failures: dict[ObjectKey, int] = {}
         self._changed = asyncio.Event()
         # (lane, sequence, key): lane 0 for priority kinds; the sequence keeps each lane FIFO.
         self._ready: asyncio.PriorityQueue[tuple[int, int, ObjectKey]] = asyncio.PriorityQueue()
         self.reconciles = 0  # how many reconciles ran (for logs and tests)
 
-    def add(self, key: ObjectKey, delay: float = 0.0) -> None:
-        """Reconcile ``key`` in ``delay`` seconds, or earlier if it is already due earlier."""
+    def add(self, key: ObjectKey, delay: float = 0.0, *, urgent: bool = False) -> None:
+        """Reconcile ``key`` in ``delay`` seconds, or earlier if it is already due earlier; ``urgent``: in the
+        first lane when it falls due (the earliest add decides)."""
         if key.kind not in self._reconcilers:
             raise KeyError(f"no reconciler for kind {key.kind!r}")
         due = time.monotonic() + min(max(delay, 0.0), MAX_DELAY)
         if key in self._active:
-            self._again[key] = min(due, self._again.get(key, due))
+            again = self._again.get(key)
+            if again is None or due < again:
+                self._again[key] = due
+                self._mark_urgent(key, urgent)
             return
         current = self._due.get(key)
         if current is not None and current <= due:
             return
         self._due[key] = due
+        self._mark_urgent(key, urgent)
         heapq.heappush(self._heap, (due, next(self._sequence), key))
         self._changed.set()
+
+    def _mark_urgent(self, key: ObjectKey, urgent: bool) -> None:
+        if urgent:
+            self._urgent.add(key)
+        else:
+            self._urgent.discard(key)
 
     def forget(self, key: ObjectKey) -> None:
         """Drop ``key``'s failure count (the object is gone); a pending reconcile still runs and finds nothing."""
@@ -169,7 +185,8 @@ class WorkQueue:
                     continue  # superseded by an earlier add
                 del self._due[key]
                 self._active.add(key)
-                lane = 0 if key.kind in self._priority_kinds else 1
+                lane = 0 if key in self._urgent else 1
+                self._urgent.discard(key)
                 self._ready.put_nowait((lane, next(self._sequence), key))
             self._changed.clear()
             timeout = self._heap[0][0] - now if self._heap else None
@@ -186,10 +203,12 @@ class WorkQueue:
                 self._working -= 1
                 self._active.discard(key)
                 again = self._again.pop(key, None)
+                again_urgent = key in self._urgent
+                self._urgent.discard(key)
             if again is not None:
-                self.add(key, again - time.monotonic())
+                self.add(key, again - time.monotonic(), urgent=again_urgent)
             if delay is not None:
-                self.add(key, delay)
+                self.add(key, delay, urgent=key.kind in self._priority_kinds)
 
     async def _reconcile(self, key: ObjectKey) -> float | None:
         self.reconciles += 1

@@ -7,6 +7,8 @@ same :class:`AssetGraph`, so a selection resolves identically in a test, in the 
 
 from __future__ import annotations
 
+import graphlib
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,9 +21,16 @@ from kubeasset.errors import CycleError, DuplicateKeyError, UnknownDependencyErr
 from kubeasset.graph.keys import AssetKey
 
 DEFAULT_GROUP_NAME = "default"
+#: The tags of every spec without tags (one shared, read-only mapping instead of one per spec).
+NO_TAGS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+def frozen_tags(tags: Mapping[str, str] | None) -> Mapping[str, str]:
+    """A read-only copy of ``tags``; :data:`NO_TAGS` when there are none."""
+    return MappingProxyType(dict(tags)) if tags else NO_TAGS
+
+
+@dataclass(frozen=True, slots=True)
 class AssetSpec:
     """Everything about an asset except how to compute it (Dagster's ``AssetSpec``).
 
@@ -34,7 +43,7 @@ class AssetSpec:
     key: AssetKey
     deps: tuple[AssetKey, ...] = ()
     group_name: str = DEFAULT_GROUP_NAME
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)
     owners: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset()
     description: str | None = None
@@ -54,12 +63,22 @@ class AssetSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AssetSpec:
+    def from_dict(cls, data: Mapping[str, Any], keys: dict[str, AssetKey] | None = None) -> AssetSpec:
+        """The spec of its JSON form; ``keys``: parsed keys to share between the specs of one graph (each
+        key is then one object, however many assets depend on it)."""
+        cache = keys if keys is not None else {}
+
+        def key_of(text: str) -> AssetKey:
+            key = cache.get(text)
+            if key is None:
+                key = cache[text] = AssetKey.from_user_string(text)
+            return key
+
         return cls(
-            key=AssetKey.from_user_string(data["key"]),
-            deps=tuple(AssetKey.from_user_string(dep) for dep in data.get("deps", [])),
+            key=key_of(data["key"]),
+            deps=tuple(key_of(dep) for dep in data.get("deps", [])),
             group_name=data.get("group") or DEFAULT_GROUP_NAME,
-            tags=MappingProxyType(dict(data.get("tags") or {})),
+            tags=frozen_tags(data.get("tags")),
             owners=tuple(data.get("owners") or ()),
             kinds=frozenset(data.get("kinds") or ()),
             description=data.get("description"),
@@ -88,17 +107,21 @@ class AssetGraph:
         self._specs: Mapping[AssetKey, AssetSpec] = MappingProxyType(by_key)
         self.code_location = code_location
 
-        digraph: nx.DiGraph[AssetKey] = nx.DiGraph()
-        digraph.add_nodes_from(by_key)
         for spec in by_key.values():
             for dep in spec.deps:
                 if dep not in by_key:
                     raise UnknownDependencyError(
                         f"asset {spec.key} depends on {dep}, which no asset in the definitions has"
                     )
-                digraph.add_edge(dep, spec.key)
-        _raise_on_cycle(digraph)
-        self._digraph = digraph
+        # The graph keeps plain tuples: a controller holds graphs of 10,000 assets for its lifetime, and a
+        # networkx DiGraph's per-node and per-edge dicts were two thirds of such a graph's memory (and most
+        # of the memory peak of building one: bench/README.md, memory).
+        self._topological_order: tuple[AssetKey, ...] = _lexicographic_order(by_key)
+        children: dict[AssetKey, list[AssetKey]] = {}
+        for spec in by_key.values():
+            for dep in dict.fromkeys(spec.deps):
+                children.setdefault(dep, []).append(spec.key)
+        self._children: Mapping[AssetKey, tuple[AssetKey, ...]] = {key: tuple(found) for key, found in children.items()}
 
     @property
     def specs(self) -> Mapping[AssetKey, AssetSpec]:
@@ -110,8 +133,12 @@ class AssetGraph:
 
     @property
     def digraph(self) -> nx.DiGraph[AssetKey]:
-        """Edges point downstream: from a dependency to the asset that depends on it. Do not mutate."""
-        return self._digraph
+        """A new networkx DiGraph of the graph, for graph algorithms: edges point downstream, from a
+        dependency to the asset that depends on it."""
+        digraph: nx.DiGraph[AssetKey] = nx.DiGraph()
+        digraph.add_nodes_from(self._specs)
+        digraph.add_edges_from((dep, spec.key) for spec in self._specs.values() for dep in spec.deps)
+        return digraph
 
     def __len__(self) -> int:
         return len(self._specs)
@@ -119,10 +146,10 @@ class AssetGraph:
     def __contains__(self, key: object) -> bool:
         return key in self._specs
 
-    @cached_property
+    @property
     def topological_order(self) -> tuple[AssetKey, ...]:
         """Every key, dependencies first; ties broken by key so the order is stable across processes."""
-        return tuple(nx.lexicographical_topological_sort(self._digraph, key=AssetKey.to_user_string))
+        return self._topological_order
 
     @cached_property
     def _position(self) -> Mapping[AssetKey, int]:
@@ -134,10 +161,14 @@ class AssetGraph:
         return sorted(set(keys), key=position.__getitem__)
 
     def parents(self, key: AssetKey) -> Sequence[AssetKey]:
-        return list(self._digraph.predecessors(key))
+        """The assets ``key`` depends on, in the order its spec lists them (KeyError for an unknown key)."""
+        return list(dict.fromkeys(self._specs[key].deps))
 
     def children(self, key: AssetKey) -> Sequence[AssetKey]:
-        return list(self._digraph.successors(key))
+        """The assets that depend on ``key`` (KeyError for an unknown key)."""
+        if key not in self._specs:
+            raise KeyError(key)
+        return list(self._children.get(key, ()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,14 +177,32 @@ class AssetGraph:
         }
 
 
-def _raise_on_cycle(digraph: nx.DiGraph[AssetKey]) -> None:
-    # find_cycle alone searches from every node and is quadratic on large acyclic graphs; the linear
-    # acyclicity test answers the common case, and find_cycle only runs to name a cycle that exists.
-    if nx.is_directed_acyclic_graph(digraph):
-        return
+def _lexicographic_order(by_key: Mapping[AssetKey, AssetSpec]) -> tuple[AssetKey, ...]:
+    """Every key, dependencies first, and among the keys ready at each step the smallest user string first
+    (networkx's lexicographical topological sort); raises CycleError naming a cycle. The standard library's
+    graphlib keeps a small record per node, where a networkx DiGraph keeps three dicts per node and one per
+    edge."""
+    sorter = graphlib.TopologicalSorter({spec.key: spec.deps for spec in by_key.values()})
     try:
-        cycle = nx.find_cycle(digraph)
-    except nx.NetworkXNoCycle:
-        return
-    path = [str(edge[0]) for edge in cycle] + [str(cycle[0][0])]
-    raise CycleError("dependency cycle: " + " -> ".join(path))
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        raise CycleError("dependency cycle: " + " -> ".join(map(str, _from_smallest(error.args[1])))) from None
+    ready = [(key.to_user_string(), key) for key in sorter.get_ready()]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, key = heapq.heappop(ready)
+        order.append(key)
+        sorter.done(key)
+        for follower in sorter.get_ready():
+            heapq.heappush(ready, (follower.to_user_string(), follower))
+    return tuple(order)
+
+
+def _from_smallest(cycle: list[AssetKey]) -> list[AssetKey]:
+    """graphlib's cycle (first node repeated last, each a dependency of the next) rotated to start at its
+    smallest key, so the same cycle is always named the same way."""
+    nodes = cycle[:-1]
+    start = min(range(len(nodes)), key=lambda index: nodes[index].to_user_string())
+    rotated = nodes[start:] + nodes[:start]
+    return [*rotated, rotated[0]]

@@ -18,7 +18,7 @@ MAX_KEY_PARTS = 8
 KEY_SEPARATOR = "/"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class AssetKey:
     """The key of an asset: ``AssetKey("orders")`` or ``AssetKey(["warehouse", "orders"])``.
 

@@ -113,6 +113,9 @@ def plan_asset_job(
             f"code location {location_name!r} does not exist in this namespace; create it or fix spec.codeLocation",
             requeue=WAIT_REQUEUE_SECONDS,
         )
+    if graph is None and location_hash is not None and not needs_graph(job, location):
+        keys = [AssetKey.from_user_string(key) for key in status.assets or ()]
+        return outcome(RESOLVED, _resolved_message(keys, location), keys)
     if graph is None or location_hash is None:
         return outcome(
             WAITING_FOR_CODE_LOCATION,
@@ -155,11 +158,42 @@ def plan_asset_job(
             f"{source} selects {len(keys)} assets ({size} characters of keys); a job runs at most {MAX_ASSETS} "
             f"assets and {MAX_RESOLVED_KEY_CHARS} characters of keys: narrow the selection or split the job",
         )
-    message = f"{len(keys)} {'asset' if len(keys) == 1 else 'assets'} of code location {location_name!r}"
+    return outcome(RESOLVED, _resolved_message(keys, location), keys)
+
+
+def needs_graph(job: AssetJob, location: CodeLocation | None) -> bool:
+    """Whether planning ``job`` needs its location's graph (the controller then builds it, which for a large
+    location is its largest allocation). Not when the status already holds the resolution of the job's
+    current spec against the location's current graph hash: :func:`plan_asset_job` then keeps that list.
+    Always for a job that uses a job defined in code (``spec.codeJob``): that job's selection can change
+    while the graph stays the same.
+
+    Example::
+
+        graph = cache.graph(...) if needs_graph(job, location) else None
+        plan_asset_job(job, location, graph, None, now)
+    """
+    status = job.status
+    if location is None or job.spec.code_job is not None or status is None or status.assets is None:
+        return True
+    location_hash = location.status.assets.graph_hash if location.status and location.status.assets else None
+    ready = find_condition(status.conditions, READY)
+    return not (
+        location_hash is not None
+        and status.graph_hash == location_hash
+        and status.observed_generation == job.metadata.generation
+        and ready is not None
+        and ready.status == ConditionStatus.TRUE
+        and ready.reason == RESOLVED
+    )
+
+
+def _resolved_message(keys: Sequence[AssetKey], location: CodeLocation) -> str:
+    message = f"{len(keys)} {'asset' if len(keys) == 1 else 'assets'} of code location {location.metadata.name!r}"
     ready = find_condition(location.status.conditions if location.status else [], READY)
     if ready is not None and ready.status != ConditionStatus.TRUE:
         message += f" (resolved against its last discovered graph; the code location is not Ready: {ready.reason})"
-    return outcome(RESOLVED, message, keys)
+    return message
 
 
 def last_run(runs: Sequence[AssetRun]) -> RunReference | None:

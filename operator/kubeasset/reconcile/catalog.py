@@ -28,7 +28,7 @@ from kubeasset.api.conditions import MATERIALIZED, ConditionStatus, set_conditio
 from kubeasset.api.resource import OwnerReference
 from kubeasset.api.types import MAX_DESCRIPTION_LENGTH
 from kubeasset.errors import InvalidManifestError
-from kubeasset.graph import AssetGraph, AssetKey, AssetSpec
+from kubeasset.graph import AssetGraph, AssetKey, AssetSpec, frozen_tags
 from kubeasset.reconcile.naming import COMPONENT_ASSET, asset_object_names, child_labels, owner_reference
 from kubeasset.reconcile.plan_items import ObjectId
 
@@ -305,7 +305,7 @@ def spec_from_asset(spec: AssetObjectSpec, keys: dict[str, AssetKey] | None = No
         key=key_of(spec.key),
         deps=tuple(key_of(dep) for dep in spec.deps or ()),
         group_name=spec.group,
-        tags=MappingProxyType(dict(spec.tags or {})),
+        tags=frozen_tags(spec.tags),
         owners=tuple(spec.owners or ()),
         kinds=frozenset(spec.kinds or ()),
         description=spec.description,

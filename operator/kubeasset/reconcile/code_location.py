@@ -76,6 +76,9 @@ class CodeLocationPlan:
     events: tuple[Event, ...]
     requeue_after: float | None
     catalog: CatalogChanges = field(default_factory=CatalogChanges)
+    catalog_graph: AssetGraph | None = None
+    """The discovered graph when the observed Asset objects are exactly its catalog (nothing to change):
+    jobs, runs and sensors may then use it instead of rebuilding the same graph from those objects."""
 
 
 def plan_code_location(
@@ -110,6 +113,7 @@ def plan_code_location(
     delete = [pod for pod in observed.other_pods if pod.name != pod_name]
     create: list[dict[str, Any]] = []
     catalog = CatalogChanges()
+    catalog_graph: AssetGraph | None = None
     requeue: float | None = None
     outcome = observed.pod
 
@@ -140,6 +144,8 @@ def plan_code_location(
                 failure = DiscoveryFailure(INVALID_DEFINITIONS, str(error))
             else:
                 new_status = _discovered(status, location, now, result, result.graph, outcome)
+                if not catalog:
+                    catalog_graph = result.graph
         if failure is not None:
             new_status = _failed(status, location, now, failure)
             if not failure.in_code:
@@ -159,6 +165,7 @@ def plan_code_location(
         events=_events(status, new_status, catalog),
         requeue_after=requeue,
         catalog=catalog,
+        catalog_graph=catalog_graph,
     )
 
 

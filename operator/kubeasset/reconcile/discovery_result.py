@@ -8,7 +8,7 @@ message's hash (a log cut short, or a log of another container, is an error, nev
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -162,7 +162,7 @@ def termination_graph_hash(termination_message: str | None) -> str | None:
 def _find_document(log_text: str) -> dict[str, Any] | None:
     """The last describe document (success or error) in the log, or None. The document is one line of
     stdout; the log interleaves stderr, where user code's prints go, so each candidate line is checked."""
-    for line in reversed(log_text.splitlines()):
+    for line in _lines_from_the_end(log_text):
         stripped = line.strip()
         if not stripped.startswith("{") or not any(kind in stripped[:200] for kind in _DOCUMENT_KINDS):
             continue
@@ -185,6 +185,18 @@ def _find_document(log_text: str) -> dict[str, Any] | None:
     return None
 
 
+def _lines_from_the_end(text: str) -> Iterator[str]:
+    """The lines of ``text``, last first, cut one at a time: the document is usually the last line, and
+    splitting a log of 10,000 assets' description into a list of lines would copy all of it."""
+    end = len(text)
+    while end > 0:
+        start = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end)) + 1
+        yield text[start:end]
+        end = start - 1
+        if end > 0 and text[end] == "\n" and text[end - 1] == "\r":
+            end -= 1  # a CRLF ending is one line break
+
+
 def _description(
     document: Mapping[str, Any], termination: Mapping[str, Any] | None, location_name: str | None
 ) -> DiscoveryResult:
@@ -205,7 +217,13 @@ def _description(
                 "jobs): the log was cut or belongs to another container",
             )
     try:
-        specs = [AssetSpec.from_dict(entry) for entry in assets]
+        keys: dict[str, AssetKey] = {}
+        specs = []
+        for index, entry in enumerate(assets):
+            specs.append(AssetSpec.from_dict(entry, keys))
+            # The parsed document is this function's own: each entry is let go once its spec exists, so
+            # a large graph's entries and specs are not all held at once.
+            assets[index] = None
         graph = AssetGraph(specs, code_location=location_name)
     except GraphError as error:
         return failed(INVALID_GRAPH, str(error), type(error).__name__)

@@ -60,6 +60,10 @@ ON_TIME_SECONDS: Final = 60
 #: Missed ticks are counted up to this many for the MissedTicks Event ("more than 1000 ticks").
 MISSED_COUNT_CAP: Final = 1000
 
+#: At most this many RunCreated Events for runs an earlier reconcile created (the newest ones): a status
+#: lost with many runs behind it does not flood the Events.
+MAX_ANNOUNCED_RUNS: Final = 10
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -307,9 +311,16 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
             if name in existing:
                 continue  # created by an earlier plan whose status write was lost
             create.append(_run_for_tick(schedule, observed.job, name, tick))
-            events.append(
-                Event(EventType.NORMAL, "RunCreated", f"created run {name} for the tick at {format_time(tick)}")
-            )
+            events.append(_run_created(name, tick))
+    # A tick's run created earlier (the controller creates a due tick's runs first and writes the status in
+    # the next reconcile) is announced with the status that records it: the Event follows the status.
+    unannounced = sorted(
+        (scheduled, run.metadata.name or "")
+        for run in owned
+        if (scheduled := _scheduled_time(run)) is not None
+        and (previous.last_schedule_time is None or scheduled > previous.last_schedule_time)
+    )
+    events.extend(_run_created(name, scheduled) for scheduled, name in unannounced[-MAX_ANNOUNCED_RUNS:])
 
     missed = due.missed + superseded
     if missed:
@@ -367,6 +378,10 @@ def _run_for_tick(schedule: AssetSchedule, job: AssetJob, name: str, tick: datet
         config=spec.config,
         annotations={SCHEDULED_TIME_ANNOTATION: format_time(tick)},
     )
+
+
+def _run_created(name: str, tick: datetime) -> Event:
+    return Event(EventType.NORMAL, "RunCreated", f"created run {name} for the tick at {format_time(tick)}")
 
 
 def _scheduled_time(run: AssetRun) -> datetime | None:

@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubeasset.api import AssetRun, AssetSchedule
 from kubeasset.controller import cache
-from kubeasset.controller.asset_schedule import reconcile_asset_schedule
+from kubeasset.controller.asset_schedule import AFTER_CREATE_SECONDS, reconcile_asset_schedule
 from kubeasset.controller.kube import Kind
 from kubeasset.controller.merge_patch import merge_patch
 from kubeasset.controller.runtime import ASSET_SCHEDULE, Controller
@@ -84,17 +84,26 @@ def _controller(
     return controller
 
 
-def test_a_due_tick_creates_its_run_writes_the_status_and_sleeps_until_the_next_tick_from_return_time() -> None:
+def test_a_due_tick_creates_its_run_first_and_records_it_when_the_run_shows_up() -> None:
     io = _FakeIO()
-    # The plan sees 10:00:00.5; the writes take 2 s, so the next tick (11:00) is 3598 s after return.
-    clock = _clock(at("2027-01-05T10:00:00.500000"), at("2027-01-05T10:00:02.500000"))
-    controller = _controller(io, clock, schedule({"lastScheduleTime": "2027-01-05T09:00:00Z"}), [])
-    delay = asyncio.run(reconcile_asset_schedule(controller, KEY))
+    before = schedule({"lastScheduleTime": "2027-01-05T09:00:00Z"})
+    # The first reconcile creates the run and writes nothing else: it looks again soon in any case.
+    first = _controller(io, _clock(at("2027-01-05T10:00:00.500000")), before, [])
+    retry = asyncio.run(reconcile_asset_schedule(first, KEY))
     assert io.created == [f"hourly-{int(at('2027-01-05T10:00:00').timestamp()) // 60}"]
+    assert io.status_patches == [] and io.events == []
+    assert retry == pytest.approx(AFTER_CREATE_SECONDS)
+
+    # The run's watch event wakes it: the status and the Event now; the plan sees 10:00:01 and the writes
+    # take 2 s, so the next tick (11:00) is 3597 s after return.
+    clock = _clock(at("2027-01-05T10:00:01"), at("2027-01-05T10:00:03"))
+    second = _controller(io, clock, before, [run("2027-01-05T10:00:00")])
+    delay = asyncio.run(reconcile_asset_schedule(second, KEY))
+    assert len(io.created) == 1
     assert io.status_patches and io.status_patches[0]["lastScheduleTime"] == "2027-01-05T10:00:00Z"
     assert io.status_patches[0]["nextScheduleTime"] == "2027-01-05T11:00:00Z"
-    assert "RunCreated" in io.events
-    assert delay == pytest.approx(3597.5)
+    assert io.events == ["RunCreated"]
+    assert delay == pytest.approx(3597)
 
 
 def test_an_unchanged_status_is_not_written_and_nothing_is_created_between_ticks() -> None:
@@ -171,13 +180,16 @@ def test_the_ticks_run_waking_the_schedule_before_the_cache_has_its_status_write
     io = _ServerIO(stored)
     controller = _controller(io, _clock(at("2027-01-05T10:00:00.500000")), stored, [])
     asyncio.run(reconcile_asset_schedule(controller, KEY))
-    assert len(io.created) == 1 and len(io.status_patches) == 1
-    # The run's ADDED event wakes the schedule; the cache still shows version 41 of the schedule.
+    assert len(io.created) == 1 and io.status_patches == []
+    # The run's ADDED event wakes the schedule, which writes its status; the run's next event wakes it
+    # again while the cache still shows version 41 of the schedule.
     [name] = io.created
     tick_run = run("2027-01-05T10:00:00", None).model_copy(
         update={"metadata": run("2027-01-05T10:00:00", None).metadata.model_copy(update={"name": name})}
     )
     labelled = tick_run.metadata.model_copy(update={"labels": {SCHEDULE_LABEL: "hourly"}})
     controller.cache.run_store.put(name, tick_run.model_copy(update={"metadata": labelled}))
+    asyncio.run(reconcile_asset_schedule(controller, KEY))
+    assert len(io.created) == 1 and len(io.status_patches) == 1
     asyncio.run(reconcile_asset_schedule(controller, KEY))
     assert len(io.created) == 1 and len(io.status_patches) == 1

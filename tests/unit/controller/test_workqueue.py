@@ -101,19 +101,21 @@ def _schedule_key(name: str) -> ObjectKey:
     return ObjectKey("AssetSchedule", "ns", name)
 
 
-def test_schedule_ticks_due_now_go_before_run_work_already_waiting_and_each_lane_keeps_its_order() -> None:
+def test_schedule_ticks_go_before_run_work_already_waiting_and_each_lane_keeps_its_order() -> None:
     order: list[str] = []
     done = asyncio.Event()
 
     async def reconcile(key: ObjectKey) -> float | None:
         order.append(key.name)
         if key.name == "run-1":
-            # While the only worker is busy, more runs wait; then two schedules fall due.
+            # While the only worker is busy, more runs wait; then two schedule ticks fall due, and a
+            # run's event wakes a third schedule.
             await asyncio.sleep(0.05)
-            queue.add(_schedule_key("hourly"))
-            queue.add(_schedule_key("daily"))
-            await asyncio.sleep(0.05)  # the dispatcher hands both to the ready queue behind run-2, run-3
-        if len(order) == 5:
+            queue.add(_schedule_key("hourly"), urgent=True)
+            queue.add(_schedule_key("woken"))
+            queue.add(_schedule_key("daily"), urgent=True)
+            await asyncio.sleep(0.05)  # the dispatcher hands them to the ready queue behind run-2, run-3
+        if len(order) == 6:
             done.set()
         return None
 
@@ -121,7 +123,56 @@ def test_schedule_ticks_due_now_go_before_run_work_already_waiting_and_each_lane
     for name in ("run-1", "run-2", "run-3"):
         queue.add(_run_key(name))
     asyncio.run(_run_until(queue, done))
-    assert order == ["run-1", "hourly", "daily", "run-2", "run-3"]
+    assert order == ["run-1", "hourly", "daily", "run-2", "run-3", "woken"]
+
+
+def test_a_schedules_own_timer_is_urgent_and_a_wake_by_a_change_is_not() -> None:
+    order: list[str] = []
+    done = asyncio.Event()
+    ticked = False
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        nonlocal ticked
+        order.append(key.name)
+        if key.name == "hourly" and not ticked:
+            ticked = True
+            return 0.05  # the schedule's next tick
+        if key.name == "run-0":
+            await asyncio.sleep(0.1)  # busy while the tick falls due and more runs arrive
+            queue.add(_run_key("run-1"))
+            queue.add(_run_key("run-2"))
+            await asyncio.sleep(0.02)
+        if len(order) == 5:
+            done.set()
+        return None
+
+    queue = WorkQueue({"AssetRun": reconcile, "AssetSchedule": reconcile}, workers=1)
+    queue.add(_schedule_key("hourly"))  # woken by a change: the ordinary lane
+    queue.add(_run_key("run-0"))
+    asyncio.run(_run_until(queue, done))
+    assert order == ["hourly", "run-0", "hourly", "run-1", "run-2"]
+
+
+def test_a_change_during_a_reconcile_keeps_the_lane_it_was_added_with() -> None:
+    order: list[str] = []
+    done = asyncio.Event()
+
+    async def reconcile(key: ObjectKey) -> float | None:
+        order.append(key.name)
+        if key.name == "hourly" and order.count("hourly") == 1:
+            queue.add(key)  # a run's event while the schedule is being reconciled
+            queue.add(_run_key("run-1"))
+            queue.add(_run_key("run-2"))
+        if key.name == "run-1":
+            await asyncio.sleep(0.05)  # the schedule's second reconcile is due meanwhile, behind run-2
+        if len(order) == 4:
+            done.set()
+        return None
+
+    queue = WorkQueue({"AssetRun": reconcile, "AssetSchedule": reconcile}, workers=1)
+    queue.add(_schedule_key("hourly"), urgent=True)
+    asyncio.run(_run_until(queue, done))
+    assert order == ["hourly", "run-1", "run-2", "hourly"]
 
 
 def test_depth_counts_picked_up_keys_as_busy_and_handed_over_ones_as_due() -> None:

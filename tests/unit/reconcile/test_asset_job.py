@@ -19,6 +19,7 @@ from kubeasset.reconcile.asset_job import (
     UNKNOWN_CODE_JOB,
     WAITING_FOR_CODE_LOCATION,
     AssetJobPlan,
+    needs_graph,
     plan_asset_job,
 )
 from kubeasset.reconcile.catalog import desired_assets, graph_from_assets
@@ -72,6 +73,57 @@ def with_status(job: AssetJob, result: AssetJobPlan) -> AssetJob:
 
 
 # --- resolved -------------------------------------------------------------------------------------------
+
+
+def test_a_job_resolved_against_the_current_graph_is_planned_without_it() -> None:
+    job, location = make_job("group:sales"), ready_location()
+    assert needs_graph(job, location)
+    resolved = with_status(job, plan(job, location, catalog_graph()))
+
+    assert not needs_graph(resolved, location)
+    again = plan(resolved, location, None)
+    assert again.status == resolved.status and again.events == ()
+    assert again.resolved == plan(resolved, location, catalog_graph()).resolved
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda job, location: (
+                job.model_copy(update={"metadata": job.metadata.model_copy(update={"generation": 3})}),
+                location,
+            ),
+            id="new spec",
+        ),
+        pytest.param(
+            lambda job, location: (
+                job,
+                ready_location(assets={"count": 5, "groups": ["raw"], "graphHash": "fedcba9876543210"}),
+            ),
+            id="new graph",
+        ),
+        pytest.param(lambda job, location: (make_job("group:sales", status=None), location), id="never resolved"),
+    ],
+)
+def test_a_new_spec_or_graph_needs_the_graph(change: Any) -> None:
+    job, location = make_job("group:sales"), ready_location()
+    resolved = with_status(job, plan(job, location, catalog_graph()))
+
+    changed_job, changed_location = change(resolved, location)
+
+    assert needs_graph(changed_job, changed_location)
+    assert ready_of(plan(changed_job, changed_location, None))[1] == WAITING_FOR_CODE_LOCATION
+
+
+def test_a_job_defined_in_code_always_needs_the_graph() -> None:
+    body = make_job().model_dump(by_alias=True, exclude_none=True)
+    body["spec"] = {"codeLocation": "shop", "codeJob": "daily_sales"}
+    job, location = AssetJob.model_validate(body), ready_location()
+    resolved = with_status(job, plan_asset_job(job, location, catalog_graph(), None, NOW))
+
+    assert ready_of(plan_asset_job(resolved, location, catalog_graph(), None, NOW))[1] == RESOLVED
+    assert needs_graph(resolved, location)
 
 
 def test_a_selection_resolves_to_ordered_keys() -> None:

@@ -174,6 +174,20 @@ def test_a_recorded_discovery_plans_nothing() -> None:
     plan = plan_code_location(location, observed, NOW + timedelta(minutes=5))
     assert plan.status == location.status
     assert plan.events == () and not plan.catalog and plan.create == () and plan.delete == ()
+    # The Asset objects are that graph's catalog: jobs may use the discovered graph instead of a rebuilt one.
+    assert observed.result is not None and plan.catalog_graph is observed.result.graph
+
+
+def test_only_a_catalog_in_sync_offers_the_discovered_graph() -> None:
+    location, first = discovered_location()
+    assert first.catalog and first.catalog_graph is None  # the Asset objects are still to be created
+    edited = as_assets(first.catalog.create)
+    edited[0] = edited[0].model_copy(update={"spec": edited[0].spec.model_copy(update={"group": "edited"})})
+    observed = DiscoveryObservation(pod=succeeded(), result=result_of(shop_graph()), assets=edited)
+
+    plan = plan_code_location(location, observed, NOW)
+
+    assert len(plan.catalog.update) == 1 and plan.catalog_graph is None
 
 
 def test_a_changed_graph_updates_the_catalog_and_says_so() -> None:

@@ -218,6 +218,20 @@ def test_parse_a_successful_describe(outputs: dict[str, Output]) -> None:
     assert result.graph_hash == termination_graph_hash(out.termination) and result.module == "good_shop"
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+@pytest.mark.parametrize("noise_after", [0, 1, 3])
+def test_the_document_is_found_among_user_output_with_either_line_ending(
+    outputs: dict[str, Output], ending: str, noise_after: int
+) -> None:
+    out = outputs["good"]
+    user_output = ["importing shop", '{"not": "the document"}', "", "  "]
+    lines = [*user_output, *out.log.splitlines(), *user_output[:noise_after]]
+    result = parse_discovery(ending.join(lines) + ending, out.termination, out.exit_code, location_name="shop")
+
+    assert result.ok, result.failure
+    assert result.graph is not None and len(result.graph) == 2
+
+
 def test_a_log_cut_short_is_an_error_not_half_a_graph(outputs: dict[str, Output]) -> None:
     out = outputs["good"]
     cut = out.log[: out.log.index('"jobs"')]

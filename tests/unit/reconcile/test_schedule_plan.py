@@ -140,6 +140,24 @@ def test_planning_again_after_the_run_exists_creates_nothing_even_if_the_status_
     assert again.status.active_runs == [existing.metadata.name]
 
 
+def test_a_run_created_by_an_earlier_reconcile_is_announced_with_the_status_that_records_it() -> None:
+    # The controller creates a due tick's run in one reconcile and writes the status in the next.
+    now = at("2027-05-01T12:00:02")
+    before = schedule({"lastScheduleTime": "2027-05-01T11:00:00Z"})
+    existing = run("2027-05-01T12:00:00")
+
+    recording = plan_schedule(before, ScheduleObservation(job=job(), runs=[existing]), now)
+    recorded = plan_schedule(
+        schedule({"lastScheduleTime": "2027-05-01T12:00:00Z"}), ScheduleObservation(job=job(), runs=[existing]), now
+    )
+
+    assert recording.create == () and recording.status.last_schedule_time == at("2027-05-01T12:00:00")
+    (announced,) = recording.events
+    assert announced.reason == "RunCreated" and existing.metadata.name in announced.message
+    assert "2027-05-01T12:00:00Z" in announced.message
+    assert recorded.events == ()
+
+
 def test_the_same_observation_gives_the_same_plan() -> None:
     observation = ScheduleObservation(job=job(), runs=[run("2027-05-01T11:00:00", "Running")])
     now = at("2027-05-01T12:00:01")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -54,9 +55,7 @@ def _payload(line: str) -> dict[str, Any]:
 
 def _events() -> list[ExecutionEvent]:
     events: list[ExecutionEvent] = []
-    materialize(
-        [source, measured, broken, downstream], run_name="r-1", raise_on_error=False, on_event=events.append
-    )
+    materialize([source, measured, broken, downstream], run_name="r-1", raise_on_error=False, on_event=events.append)
     return events
 
 
@@ -84,9 +83,7 @@ def test_every_event_round_trips_through_one_line() -> None:
 
 
 def test_materialized_event_json_fields() -> None:
-    event = next(
-        e for e in _events() if type(e).__name__ == "AssetMaterialized" and str(e.asset_key) == "measured"
-    )
+    event = next(e for e in _events() if type(e).__name__ == "AssetMaterialized" and str(e.asset_key) == "measured")
     payload = _payload(format_event_line(event))
     assert payload["key"] == "measured"
     assert payload["codeVersion"] == "3"
@@ -152,9 +149,7 @@ def test_huge_tracebacks_and_metadata_are_cut_in_the_line() -> None:
     failed = _payload(next(line for line in lines if '"AssetFailed"' in line))
     assert len(failed["error"]["message"]) <= 8192 and failed["error"]["message"].endswith("…")
     assert len(failed["error"]["traceback"]) <= MAX_TRACEBACK_CHARS
-    materialized = _payload(
-        next(line for line in lines if '"big_metadata"' in line and "Materialized" in line)
-    )
+    materialized = _payload(next(line for line in lines if '"big_metadata"' in line and "Materialized" in line))
     assert materialized["metadata"]["preview"]["value"].startswith("(omitted: md value of")
     assert materialized["metadata"]["small"] == {"type": "int", "value": 1}
 
@@ -205,9 +200,7 @@ def test_summary_of_500_assets_with_failures_fits_and_marks_every_asset() -> Non
 
 def test_summary_states_follow_the_given_asset_order_and_pending_marks_missing() -> None:
     result = materialize([source, broken, downstream], raise_on_error=False)
-    summary = parse_run_summary(
-        build_run_summary(result, ["downstream", "source", "broken", "never_ran"], exit_code=1)
-    )
+    summary = parse_run_summary(build_run_summary(result, ["downstream", "source", "broken", "never_ran"], exit_code=1))
     assert summary.states == "SMFP"
     assert summary.states_by_key(["downstream", "source", "broken", "never_ran"]) == {
         "downstream": "Skipped",
@@ -271,3 +264,17 @@ def test_run_result_counts_match_finished_event() -> None:
     )
     assert dict(events[-1].counts) == result.counts  # type: ignore[union-attr]
     assert result.asset_result(AssetKey("source")).success
+
+
+def test_the_graph_hash_is_that_of_the_whole_lists_canonical_json() -> None:
+    # Hashed one asset at a time, it must stay the hash of the whole list's JSON: a controller reads the
+    # describe documents of images built with other kubeasset versions.
+    assets = [
+        {"key": "raw/orders", "deps": [], "group": "sales", "tags": {"tier": "gold"}, "metadata": {"é": 1}},
+        {"key": "orders", "deps": ["raw/orders"], "group": "sales", "description": "Orders ✓", "codeVersion": None},
+    ]
+    canonical = json.dumps(assets, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    assert graph_hash(assets) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    assert graph_hash([]) == hashlib.sha256(b"[]").hexdigest()[:16]
+    assert graph_hash(iter(assets)) == graph_hash(assets)
