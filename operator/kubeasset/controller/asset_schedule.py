@@ -9,8 +9,9 @@ The timer is the work queue's delayed add: the reconcile returns the seconds unt
 late. The queue caps a delay at a day (``MAX_DELAY``); waking early is harmless, the plan finds no due
 tick and asks again. A run's change (Forbid, history) and the job's change (readiness) wake it earlier.
 
-A due tick is two reconciles: the first creates the tick's runs and nothing else; the new runs' watch
-events wake the schedule, and that reconcile (whose plan now sees the runs) writes the status, the
+A due tick is two reconciles: the first creates the tick's runs (canceling the runs Replace supersedes, and
+posting what only its plan can tell: MissedTicks, RunsReplaced) and writes nothing else; the new runs'
+watch events wake the schedule, and that reconcile (whose plan now sees the runs) writes the status, the
 RunCreated Event and the history deletions. When 1,000 schedules are due at one instant the 1,000 creations
 are then the first 1,000 writes the controller makes, not one write in three (the status patch and the
 Event of each tick used to come between them): bench/README.md, schedule lateness. The work queue gives a
@@ -56,7 +57,8 @@ async def reconcile_asset_schedule(controller: Controller, key: ObjectKey) -> fl
     now = controller.now()
     plan = plan_schedule(schedule, ScheduleObservation(job=job, runs=runs), now)
     if plan.create:
-        # The tick's runs alone; the status and Events in the reconcile their watch events cause.
+        # The tick's runs (and what only this plan can tell of its due ticks); the status, RunCreated and
+        # the history deletions in the reconcile the runs' watch events cause.
         return await apply_trigger_plan(
             controller,
             schedule,
@@ -64,7 +66,7 @@ async def reconcile_asset_schedule(controller: Controller, key: ObjectKey) -> fl
             cancel=plan.cancel,
             delete=(),
             status=None,
-            events=(),
+            events=plan.tick_events,
             requeue_at=now + timedelta(seconds=AFTER_CREATE_SECONDS),
         )
     return await apply_trigger_plan(

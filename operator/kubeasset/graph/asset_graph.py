@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from kubeasset.errors import CycleError, DuplicateKeyError, UnknownDependencyError
-from kubeasset.graph.keys import AssetKey
+from kubeasset.graph.keys import AssetKey, parse_key
 
 DEFAULT_GROUP_NAME = "default"
 #: The tags of every spec without tags (one shared, read-only mapping instead of one per spec).
@@ -66,17 +66,10 @@ class AssetSpec:
     def from_dict(cls, data: Mapping[str, Any], keys: dict[str, AssetKey] | None = None) -> AssetSpec:
         """The spec of its JSON form; ``keys``: parsed keys to share between the specs of one graph (each
         key is then one object, however many assets depend on it)."""
-        cache = keys if keys is not None else {}
-
-        def key_of(text: str) -> AssetKey:
-            key = cache.get(text)
-            if key is None:
-                key = cache[text] = AssetKey.from_user_string(text)
-            return key
-
+        parsed = keys if keys is not None else {}
         return cls(
-            key=key_of(data["key"]),
-            deps=tuple(key_of(dep) for dep in data.get("deps", [])),
+            key=parse_key(data["key"], parsed),
+            deps=tuple(parse_key(dep, parsed) for dep in data.get("deps", [])),
             group_name=data.get("group") or DEFAULT_GROUP_NAME,
             tags=frozen_tags(data.get("tags")),
             owners=tuple(data.get("owners") or ()),

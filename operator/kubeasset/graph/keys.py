@@ -80,6 +80,18 @@ class AssetKey:
 CoercibleToAssetKey = AssetKey | str | Sequence[str]
 
 
+def parse_key(text: str, parsed: dict[str, AssetKey]) -> AssetKey:
+    """``AssetKey.from_user_string(text)``, parsed once per ``parsed`` (the keys of one graph): a key that
+    many assets depend on is then one object, not one per dependency.
+
+    Example: ``keys = {}; parse_key("raw/orders", keys) is parse_key("raw/orders", keys)``.
+    """
+    key = parsed.get(text)
+    if key is None:
+        key = parsed[text] = AssetKey.from_user_string(text)
+    return key
+
+
 def _shown(value: object, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters: a 10 KB key must not make a 10 KB message."""
     text = repr(value)

@@ -28,7 +28,7 @@ from kubeasset.api.conditions import MATERIALIZED, ConditionStatus, set_conditio
 from kubeasset.api.resource import OwnerReference
 from kubeasset.api.types import MAX_DESCRIPTION_LENGTH
 from kubeasset.errors import InvalidManifestError
-from kubeasset.graph import AssetGraph, AssetKey, AssetSpec, frozen_tags
+from kubeasset.graph import AssetGraph, AssetKey, AssetSpec, frozen_tags, parse_key
 from kubeasset.reconcile.naming import COMPONENT_ASSET, asset_object_names, child_labels, owner_reference
 from kubeasset.reconcile.plan_items import ObjectId
 
@@ -293,17 +293,10 @@ def graph_from_assets(assets: Iterable[Asset], location_name: str) -> AssetGraph
 
 def spec_from_asset(spec: AssetObjectSpec, keys: dict[str, AssetKey] | None = None) -> AssetSpec:
     """The graph's AssetSpec of an Asset object's spec (``keys``: a cache of parsed keys to share)."""
-    cache = keys if keys is not None else {}
-
-    def key_of(text: str) -> AssetKey:
-        key = cache.get(text)
-        if key is None:
-            key = cache[text] = AssetKey.from_user_string(text)
-        return key
-
+    parsed = keys if keys is not None else {}
     return AssetSpec(
-        key=key_of(spec.key),
-        deps=tuple(key_of(dep) for dep in spec.deps or ()),
+        key=parse_key(spec.key, parsed),
+        deps=tuple(parse_key(dep, parsed) for dep in spec.deps or ()),
         group_name=spec.group,
         tags=frozen_tags(spec.tags),
         owners=tuple(spec.owners or ()),

@@ -199,6 +199,11 @@ class SchedulePlan:
     status: AssetScheduleStatus
     """The desired status (patch it only when it differs)."""
     events: tuple[Event, ...] = ()
+    tick_events: tuple[Event, ...] = ()
+    """The Events of this plan's decision about its due ticks (MissedTicks, RunsReplaced), also in
+    ``events``. A controller that creates a tick's runs first and leaves the status to the next reconcile
+    posts these with the creations: only this plan can tell them, while the next one announces the runs
+    (RunCreated) and the history deletions itself."""
     requeue_at: datetime | None = None
     """The next tick: plan again then (None: only on a change)."""
     requeue_after: float | None = field(default=None)
@@ -277,6 +282,7 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
         events.append(Event(EventType.WARNING, ready[1], ready[2]))
 
     started: list[datetime] = []
+    tick_events: list[Event] = []
     create: list[dict[str, Any]] = []
     cancel: tuple[str, ...] = ()
     superseded = 0
@@ -297,13 +303,14 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
             canceled = {run.metadata.name for run in active if run.spec.cancel}
             cancel = tuple(name for name in decision.cancel if name not in canceled)
             if cancel:
-                events.append(
+                tick_events.append(
                     Event(
                         EventType.NORMAL,
                         "RunsReplaced",
                         f"canceling {', '.join(cancel)} for the tick at {_times(ticks)} (concurrencyPolicy Replace)",
                     )
                 )
+                events.append(tick_events[-1])
         existing = {run.metadata.name for run in observed.runs}
         for tick in ticks:
             name = schedule_run_name(schedule.metadata.name or "", tick)
@@ -324,7 +331,8 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
 
     missed = due.missed + superseded
     if missed:
-        events.append(Event(EventType.WARNING, "MissedTicks", _missed_message(schedule, due, missed)))
+        tick_events.append(Event(EventType.WARNING, "MissedTicks", _missed_message(schedule, due, missed)))
+        events.append(tick_events[-1])
 
     new_last = max([*started, *([last_schedule_time] if last_schedule_time else [])], default=None)
     active_names = sorted({*(run.metadata.name or "" for run in active), *(m["metadata"]["name"] for m in create)})
@@ -341,6 +349,7 @@ def plan_schedule(schedule: AssetSchedule, observed: ScheduleObservation, now: d
         delete=deletions,
         status=status(ready, **changes),
         events=tuple(events),
+        tick_events=tuple(tick_events),
         requeue_at=requeue_at,
         requeue_after=requeue_after,
     )

@@ -133,6 +133,7 @@ def test_replace_cancels_the_active_run_with_a_merge_patch_and_tolerates_a_run_a
     asyncio.run(reconcile_asset_schedule(controller, KEY))
     assert io.patched == [(active[0].metadata.name, {"spec": {"cancel": True}})]
     assert len(io.created) == 1
+    assert io.events == ["RunsReplaced"] and io.status_patches == []  # the status and RunCreated come next
 
 
 def test_a_deleted_schedule_is_left_alone() -> None:

@@ -213,6 +213,9 @@ def test_replace_cancels_the_active_runs_and_starts_the_newest_tick() -> None:
     assert plan.cancel == (active[0].metadata.name,)  # the one already canceled is not canceled again
     assert [m["spec"]["trigger"]["scheduledTime"] for m in plan.create] == ["2027-05-01T12:00:00Z"]
     assert "RunsReplaced" in reasons(plan) and "MissedTicks" in reasons(plan)  # 11:00 was superseded
+    # Only this plan can tell them: they go out with the creation even when the status waits.
+    assert [event.reason for event in plan.tick_events] == ["RunsReplaced", "MissedTicks"]
+    assert set(plan.tick_events) <= set(plan.events)
 
 
 def test_thousands_of_missed_ticks_start_at_most_catch_up_limit_runs() -> None:
