@@ -32,8 +32,6 @@ CHART_ENVIRONMENT = {
     ),
     "KUBEASSET_POD_CLEANUP_SUCCEEDED_SECONDS": "3600",
     "KUBEASSET_POD_CLEANUP_FAILED_SECONDS": "86400",
-    "MALLOC_MMAP_THRESHOLD_": "131072",
-    "MALLOC_TRIM_THRESHOLD_": "131072",
 }
 
 #: How the benchmarks' figures describe the controller they measured.

@@ -27,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubeasset.api.asset import Asset, AssetStatus
 from kubeasset.api.codelocation import CodeLocation
+from kubeasset.controller.housekeeping import release_free_memory
 from kubeasset.controller.kube import PODS, kind_of
 from kubeasset.controller.merge_patch import merge_patch
 from kubeasset.controller.runtime import Controller, DiscoveryMemory, involved
@@ -121,6 +122,8 @@ async def _discovery_result(
         parse_discovery, text, outcome.termination_message, outcome.exit_code, location_name=location.metadata.name
     )
     memory.results[uid] = result
+    del text
+    await asyncio.to_thread(release_free_memory)  # the log and its parse: megabytes for a large location
     return result
 
 
