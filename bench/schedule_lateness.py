@@ -4,7 +4,7 @@ controller shares). Run Pods stay Pending (no kubelet plays their node); the tim
 
     python bench/schedule_lateness.py [--small] [--schedules 1000] [--profile FILE]
 
-``--profile FILE`` records a py-spy profile of the controller from 2 s before the instant until every run
+``--profile FILE`` records a py-spy profile of the controller from 0.5 s before the instant until every run
 exists (the ticks' burst) and prints its top frames.
 
 Target (issue 7): p99 <= 1 s after the scheduled instant.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchkit.cluster import NOWHERE, controlled_cluster, wait_for
 from benchkit.controller_process import CONTROLLER_DESCRIPTION
-from benchkit.diagnostics import LoadDiagnostics
+from benchkit.diagnostics import CpuMeter, LoadDiagnostics
 from benchkit.figures import Target, print_figures, print_header
 from benchkit.load import watch_runs_and_pods
 from benchkit.objects import GROUP, VERSION, asset_schedule, create, trivial_setup
@@ -92,6 +92,12 @@ def main() -> None:
         diagnostics = LoadDiagnostics(controller.pid, controller.metrics_port, bench.cluster.plane.pids).start()
         time.sleep(max(instant - 2 - time.time(), 0.0))
         recording = PySpyRecord(controller.pid, args.profile) if args.profile else contextlib.nullcontext()
+        # CPU of each process from just before the instant until every run exists: which of them the burst
+        # of creations waits for (a process using about a core per second of the burst is saturated).
+        burst = CpuMeter(diagnostics.meter.pids)
+        time.sleep(max(instant - 0.5 - time.time(), 0.0))
+        burst.start()
+        burst_started = time.time()
         with recording:
             try:
                 wait_for(
@@ -99,6 +105,8 @@ def main() -> None:
                 )
             except RuntimeError as error:
                 print(f"   {error}: {len(run_added)} runs of {total}")
+        burst.stop()
+        burst_seconds = time.time() - burst_started
         try:
             wait_for(
                 lambda: len(pod_added) >= total,
@@ -117,6 +125,9 @@ def main() -> None:
             targets=(Target("p99", 1.0),),
         )
         print_figures("scheduled instant -> run's Pod ADDED", [added - instant for added in pod_added.values()])
+        shown = ", ".join(f"{name} {seconds:.2f}" for name, seconds in burst.used.items())
+        window = f"0.5 s before the instant -> every run ADDED, {burst_seconds:.1f} s"
+        print(f"   CPU seconds during the burst ({window}): {shown}")
         diagnostics.report(total)
         if args.profile:
             print_top_frames(args.profile)

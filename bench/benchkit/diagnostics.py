@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -44,9 +45,11 @@ class CpuMeter:
         print(f"   CPU ms per {what}: {shown}")
 
 
-def scrape(port: int) -> dict[tuple[str, str], float]:
-    """The controller's /metrics as {(metric name, labels text): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+def scrape(port: int, names: tuple[str, ...] = ()) -> dict[tuple[str, str], float]:
+    """The controller's /metrics as {(metric name, labels text): value}; ``names``: only those metric
+    families (prometheus_client's ``name[]`` filter), so the controller renders only them."""
+    query = "?" + urllib.parse.urlencode([("name[]", name) for name in names]) if names else ""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics{query}", timeout=5) as answer:
         text = answer.read().decode()
     samples = {}
     for line in text.splitlines():
@@ -74,7 +77,12 @@ def reconciles_by_kind(
 
 
 class QueueSampler:
-    """The controller's work-queue depth (due now) and busy workers, every second, in a thread."""
+    """The controller's work-queue depth (due now) and busy workers, every second, in a thread. It asks for
+    those two metrics only: rendering every series (a tick-lateness histogram per schedule: 15,000 series
+    with 1,000 schedules) took ≈ 0.1 s of the controller's CPU per scrape, a sixth of its CPU during the
+    schedule-lateness burst; Prometheus scrapes every 15-60 s, not every second."""
+
+    NAMES = ("kubeasset_workqueue_depth", "kubeasset_workqueue_busy_workers")
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -86,7 +94,7 @@ class QueueSampler:
     def _main(self) -> None:
         while not self._stop.wait(1.0):
             try:
-                samples = scrape(self.port)
+                samples = scrape(self.port, self.NAMES)
             except OSError:
                 continue
             self.due.append(samples.get(("kubeasset_workqueue_depth", 'state="due"'), 0.0))
