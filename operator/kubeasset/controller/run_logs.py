@@ -103,6 +103,11 @@ class _PodLog:
     task: asyncio.Task[None] | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     last_wake: float = 0.0
+    wake_pending: bool = False
+    """A wake was asked for after the last snapshot: the reconcile it brings reads every line parsed until
+    then. Cleared by a snapshot, not by the time the wake was due: the work queue merges a wake into an
+    earlier one of the same run, so the reconcile can come before that time and the line after it must
+    ask again."""
 
 
 class RunLogs:
@@ -153,11 +158,13 @@ class RunLogs:
             self._update(entry, pod)
 
     def snapshot(self, uid: str) -> LogSnapshot | None:
-        """What the log of Pod ``uid`` said so far; None when it was never followed."""
+        """What the log of Pod ``uid`` said so far; None when it was never followed. For the run's reconcile:
+        the lines parsed after it wake the run again."""
         entry = self._pods.get(uid)
         if entry is None:
             return None
         following = entry.task is not None and not entry.task.done()
+        entry.wake_pending = False  # the lines parsed from now on need a wake of their own
         return LogSnapshot(tuple(entry.events), entry.unreadable_lines, entry.caught_up, entry.settled, following)
 
     def uids_of_run(self, namespace: str, run: str) -> list[str]:
@@ -292,11 +299,12 @@ class RunLogs:
         if event is None:
             return
         entry.events.append(event)
+        if entry.wake_pending:
+            return  # the reconcile already asked for has not read the log yet: it reads this line too
         now = time.monotonic()
-        if entry.last_wake > now:
-            return  # a wake is already due after this line: that reconcile reads it
         due = max(now, entry.last_wake + self._wake_interval)
         entry.last_wake = due
+        entry.wake_pending = True
         self._wake(entry.namespace, entry.run, due - now)
 
 
