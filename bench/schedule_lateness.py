@@ -90,7 +90,6 @@ def main() -> None:
             },
         )
         diagnostics = LoadDiagnostics(controller.pid, controller.metrics_port, bench.cluster.plane.pids).start()
-        time.sleep(max(instant - 2 - time.time(), 0.0))
         recording = PySpyRecord(controller.pid, args.profile) if args.profile else contextlib.nullcontext()
         # CPU of each process from just before the instant until every run exists: which of them the burst
         # of creations waits for (a process using about a core per second of the burst is saturated).
